@@ -1,0 +1,94 @@
+"""The one Settings class: every setting comes from the environment or `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ALPACA_PAPER_URL = "https://paper-api.alpaca.markets"
+ALPACA_LIVE_URL = "https://api.alpaca.markets"
+ALPACA_DATA_URL = "https://data.alpaca.markets"
+
+
+class ConfigurationError(ValueError):
+    """A setting is missing or inconsistent; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """Platform settings, read from environment variables (or a `.env` file when asked)."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL; unset starts an embedded server."
+    )
+    redis_url: str | None = Field(default=None, description="Redis URL; optional.")
+    alpaca_api_key: SecretStr | None = None
+    alpaca_secret_key: SecretStr | None = None
+    alpaca_trading_url: str | None = Field(
+        default=None, description="Trading API base URL; unset → Alpaca's paper or live host."
+    )
+    alpaca_data_url: str | None = Field(
+        default=None, description="Market data base URL; unset → Alpaca's data host."
+    )
+    trading_mode: Literal["paper", "live"] = "paper"
+    trading_live_confirm: str | None = None
+    trading_home: Path = Field(
+        default=Path(".trading"), description="Embedded database and local state."
+    )
+    alpaca_timeout_seconds: float = Field(default=30.0, gt=0)
+    alpaca_feed: str | None = Field(
+        default=None, description="Bars feed (iex or sip); unset → API default."
+    )
+
+    @model_validator(mode="after")
+    def _live_needs_confirmation(self) -> Settings:
+        if self.trading_mode == "live" and (self.trading_live_confirm or "").lower() != "yes":
+            raise ConfigurationError(
+                "TRADING_MODE=live also requires TRADING_LIVE_CONFIRM=yes "
+                f"(got TRADING_LIVE_CONFIRM={self.trading_live_confirm!r})"
+            )
+        return self
+
+    @property
+    def is_paper(self) -> bool:
+        """True unless live trading was explicitly configured and confirmed."""
+        return self.trading_mode == "paper"
+
+    @property
+    def trading_url(self) -> str:
+        """The trading API base URL, without a trailing slash."""
+        default = ALPACA_PAPER_URL if self.is_paper else ALPACA_LIVE_URL
+        return (self.alpaca_trading_url or default).rstrip("/")
+
+    @property
+    def data_url(self) -> str:
+        """The market data base URL, without a trailing slash."""
+        return (self.alpaca_data_url or ALPACA_DATA_URL).rstrip("/")
+
+    def alpaca_credentials(self) -> tuple[str, str]:
+        """The API key pair; fails before any network call, naming the missing variable."""
+        missing = [
+            name
+            for name, value in (
+                ("ALPACA_API_KEY", self.alpaca_api_key),
+                ("ALPACA_SECRET_KEY", self.alpaca_secret_key),
+            )
+            if value is None or not value.get_secret_value()
+        ]
+        if missing:
+            raise ConfigurationError(
+                f"{' and '.join(missing)} must be set to reach Alpaca at {self.trading_url}"
+            )
+        assert self.alpaca_api_key is not None and self.alpaca_secret_key is not None  # noqa: S101
+        return self.alpaca_api_key.get_secret_value(), self.alpaca_secret_key.get_secret_value()
+
+
+def load_settings(env_file: Path | None = None) -> Settings:
+    """Read the settings, from the environment and optionally a `.env` file."""
+    if env_file is not None:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    return Settings()

@@ -1,0 +1,225 @@
+"""The `trading` console script: the one entry point for people at the keyboard."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from config.settings import ConfigurationError, Settings
+
+app = typer.Typer(
+    help="A SQL-first trading pipeline for US equities through Alpaca.", no_args_is_help=True
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    """Settings from the environment and `.env` in the working directory, if present."""
+    env_file = Path(".env")
+    try:
+        return Settings(_env_file=env_file if env_file.exists() else None)  # type: ignore[call-arg]
+    except ValidationError as error:
+        raise _fail(f"invalid settings: {error}") from error
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+def _parse_time(value: str, option: str) -> datetime:
+    """An ISO date or timestamp; a date or naive time is taken as UTC (as Alpaca does)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise _fail(
+            f"{option} {value!r} is not an ISO date or timestamp (e.g. 2024-01-02)"
+        ) from error
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from config.database import make_engine, resolve_connection
+    from ingestion.migrate import migrate
+
+    engine = make_engine(resolve_connection(settings))
+    migrate(engine)
+    return engine
+
+
+@app.command()
+def init() -> None:
+    """Create the schemas and raw tables (versioned migrations; safe to repeat)."""
+    from config.database import resolve_connection
+
+    settings = _settings()
+    _engine(settings)
+    conn = resolve_connection(settings)
+    console.print(f"raw schema is up to date on database [bold]{conn.dbname}[/] at {conn.host}")
+
+
+@app.command()
+def backfill(
+    symbols: Annotated[str, typer.Option(help="Comma-separated symbols, e.g. AAPL,MSFT")],
+    start: Annotated[str, typer.Option(help="First day or time (ISO; UTC when naive)")],
+    end: Annotated[str | None, typer.Option(help="Last day or time (ISO); default now")] = None,
+    timeframe: Annotated[str, typer.Option(help="Alpaca timeframe, e.g. 1Hour, 1Day")] = "1Hour",
+) -> None:
+    """Land Alpaca bars for SYMBOLS from START to END in raw.bars (idempotent)."""
+    from ingestion.alpaca import data_client, trading_client
+    from ingestion.bars import UnknownSymbolError
+    from ingestion.bars import backfill as run_backfill
+    from ingestion.timeframes import parse_timeframe
+
+    settings = _settings()
+    names = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+    if not names:
+        raise _fail(f"--symbols {symbols!r} names no symbol")
+    try:
+        tf = parse_timeframe(timeframe)
+        data, trading = data_client(settings), trading_client(settings)
+        run = run_backfill(
+            data,
+            trading,
+            _engine(settings),
+            names,
+            tf,
+            _parse_time(start, "--start"),
+            _parse_time(end, "--end") if end else None,
+            settings.alpaca_feed,
+        )
+    except (ConfigurationError, UnknownSymbolError, ValueError) as error:
+        raise _fail(str(error)) from error
+    console.print(
+        f"fetched {run.fetched} bars: {run.landed} landed, {run.unchanged} unchanged, "
+        f"{run.quarantined} quarantined"
+    )
+
+
+@app.command("import-bars")
+def import_bars_command(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file of bars")],
+    timeframe: Annotated[str, typer.Option(help="The file's bar size, e.g. 1Day")],
+    symbol: Annotated[
+        str | None, typer.Option(help="Symbol, when the file has no symbol column")
+    ] = None,
+) -> None:
+    """Load your own bar history (date or timestamp, open, high, low, close, volume[, symbol])."""
+    from ingestion.files import BarsFileError, import_bars
+    from ingestion.timeframes import parse_timeframe
+
+    try:
+        tf = parse_timeframe(timeframe)
+        run = import_bars(_engine(_settings()), file, tf, symbol)
+    except (BarsFileError, ValueError) as error:
+        raise _fail(str(error)) from error
+    console.print(
+        f"{file}: {run.fetched} rows: {run.landed} landed, {run.unchanged} unchanged, "
+        f"{run.quarantined} quarantined"
+    )
+
+
+@app.command(
+    "dbt",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def dbt_command(ctx: typer.Context) -> None:
+    """Run dbt (e.g. `trading dbt build`) on the current database, embedded or not."""
+    from config.database import resolve_connection
+    from flows.dbt import run_dbt
+
+    settings = _settings()
+    _engine(settings)
+    result = run_dbt(list(ctx.args), resolve_connection(settings))
+    raise typer.Exit(code=0 if result.success else 1)
+
+
+@app.command()
+def run(
+    force: Annotated[bool, typer.Option(help="Run even while the market is closed")] = False,
+) -> None:
+    """Run one hourly cycle now: load → dbt build → execute → sync."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from flows.pipeline import hourly_cycle
+
+    try:
+        _engine(_settings())
+        summary = hourly_cycle(force=force)
+    except ConfigurationError as error:
+        raise _fail(str(error)) from error
+    console.print(summary)
+
+
+@app.command()
+def serve() -> None:
+    """Serve the hourly cycle on its schedule (minute 5, Mon–Fri, New York time)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from flows.serve import serve_hourly
+
+    _engine(_settings())
+    serve_hourly()
+
+
+@app.command()
+def sim(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 8765,
+    start: Annotated[
+        str | None, typer.Option(help="Simulated start time (ISO); default now")
+    ] = None,
+    speed: Annotated[
+        float, typer.Option(help="Simulated seconds per real second; 0 freezes")
+    ] = 1.0,
+    state: Annotated[Path | None, typer.Option(help="JSON file keeping the broker's state")] = None,
+) -> None:
+    """Serve the Alpaca-compatible simulator (market data and paper broker)."""
+    from simulator.server import serve as serve_simulator
+
+    begin = _parse_time(start, "--start") if start else datetime.now(UTC)
+    serve_simulator(port=port, start=begin, speed=speed, state_path=state)
+
+
+@app.command()
+def dashboard(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 8501) -> None:
+    """Start the Streamlit dashboard on the current database."""
+    from config.database import resolve_connection
+    from dashboard.launch import streamlit_command
+
+    settings = _settings()
+    connection = resolve_connection(settings)
+    env = {**os.environ, "DATABASE_URL": connection.sqlalchemy_url.replace("+psycopg", "")}
+    console.print(f"dashboard on http://127.0.0.1:{port} (Ctrl-C stops it)")
+    raise typer.Exit(subprocess.call(streamlit_command(port), env=env))  # noqa: S603
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(help="Trading days to run hour by hour")] = 5,
+    history_days: Annotated[int, typer.Option(help="Trading days of hourly history")] = 60,
+    symbols: Annotated[int, typer.Option(help="How many symbols of the strategy universe")] = 10,
+) -> None:
+    """Run the whole pipeline offline on the simulator and print a summary."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from flows.demo import run_demo
+
+    run_demo(
+        _settings(), days=days, history_days=history_days, symbol_count=symbols, console=console
+    )
+
+
+def main() -> None:
+    """Entry point for `python -m flows.cli`."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""`make demo`: the whole pipeline offline, on the embedded database and the simulator."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import exchange_calendars as xcals
+import httpx
+import pandas as pd
+from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.requests import GetOrdersRequest
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine, text
+
+from config.database import make_engine, resolve_connection
+from config.settings import Settings
+from flows.pipeline import CycleSummary, hourly_cycle
+from ingestion.alpaca import data_client, trading_client
+from ingestion.bars import backfill
+from ingestion.migrate import migrate
+from ingestion.timeframes import parse_timeframe
+from strategies.spec import load_specs
+
+NEW_YORK = ZoneInfo("America/New_York")
+DEMO_KEYS = {"ALPACA_API_KEY": "PKDEMO", "ALPACA_SECRET_KEY": "DEMOSECRET"}
+
+
+@dataclass(frozen=True)
+class DemoWindow:
+    """The history to backfill and the trading days to run hour by hour."""
+
+    history_start: datetime
+    sessions: list[tuple[datetime, datetime]]
+
+    @property
+    def start(self) -> datetime:
+        """The first session's open: where the simulated clock starts."""
+        return self.sessions[0][0]
+
+
+@cache
+def _nyse() -> xcals.ExchangeCalendar:
+    return xcals.get_calendar("XNYS")
+
+
+def demo_window(today: datetime, days: int, history_days: int) -> DemoWindow:
+    """The last `days` complete sessions before today, after `history_days` sessions of history."""
+    calendar = _nyse()
+    sessions = calendar.sessions_in_range(
+        pd.Timestamp(today.date()) - pd.Timedelta(days=2 * (days + history_days) + 30),
+        pd.Timestamp(today.date()) - pd.Timedelta(days=1),
+    )
+    chosen = sessions[-(days + history_days) :]
+    run = [
+        (calendar.session_open(s).to_pydatetime(), calendar.session_close(s).to_pydatetime())
+        for s in chosen[history_days:]
+    ]
+    return DemoWindow(calendar.session_open(chosen[0]).to_pydatetime(), run)
+
+
+def cycle_times(open_at: datetime, close_at: datetime) -> list[datetime]:
+    """Minute 5 of every hour while the session is open (10:05 … 15:05 on a full day)."""
+    first = open_at.replace(minute=5, second=0, microsecond=0)
+    times = [first + timedelta(hours=i) for i in range(10)]
+    return [t for t in times if open_at < t < close_at]
+
+
+def _set_clock(url: str, to: datetime) -> None:
+    response = httpx.post(f"{url}/admin/clock", json={"to": to.isoformat()}, timeout=30)
+    response.raise_for_status()
+
+
+def _count(engine: Engine, sql: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(sql)).scalar() or 0)
+
+
+def _summary_table(
+    engine: Engine, sim_orders: int, last: CycleSummary | None, cycles: int
+) -> Table:
+    table = Table(title="demo summary", show_header=False)
+    with engine.connect() as conn:
+        equity = conn.execute(
+            text("select equity from raw.account_snapshots order by snapshot_at desc limit 1")
+        ).scalar()
+        statuses = dict(
+            conn.execute(
+                text("select status, count(*) from raw.order_submissions group by status")
+            ).all()
+        )
+    rows = [
+        ("hourly cycles run", str(cycles)),
+        ("bars in raw.bars", str(_count(engine, "select count(*) from raw.bars"))),
+        ("bars quarantined", str(_count(engine, "select count(*) from raw.quarantine_bars"))),
+        ("dbt models and tests passed (last cycle)", str(last.dbt_nodes_passed if last else 0)),
+        ("signals (marts.signals)", str(_count(engine, "select count(*) from marts.signals"))),
+        ("crossovers", str(_count(engine, "select count(*) from marts.signals where is_cross"))),
+        ("orders submitted", str(statuses.get("submitted", 0))),
+        ("orders rejected", str(statuses.get("rejected", 0))),
+        ("orders the simulator holds", str(sim_orders)),
+        ("fills", str(_count(engine, "select count(*) from raw.fills"))),
+        ("final equity", f"${float(equity):,.2f}" if equity is not None else "n/a"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def run_demo(
+    settings: Settings, days: int, history_days: int, symbol_count: int, console: Console
+) -> None:
+    """Backfill history, then run `hourly_cycle` at every trading hour of the last `days` days."""
+    from simulator.server import running_simulator
+
+    home = settings.trading_home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    spec = load_specs()[0]
+    symbols = spec.universe[:symbol_count]
+    window = demo_window(datetime.now(UTC), days, history_days)
+    console.print(
+        f"demo: {len(symbols)} symbols, {history_days} days of history from "
+        f"{window.history_start:%Y-%m-%d}, then {days} trading days hour by hour "
+        f"({window.sessions[0][0]:%Y-%m-%d} to {window.sessions[-1][0]:%Y-%m-%d})"
+    )
+    with running_simulator(
+        start=window.start, speed=0.0, state_path=home / "simulator-state.json"
+    ) as sim:
+        os.environ.update({"ALPACA_TRADING_URL": sim.url, "ALPACA_DATA_URL": sim.url, **DEMO_KEYS})
+        os.environ["TRADING_HOME"] = str(home)
+        demo_settings = Settings()
+        engine = make_engine(resolve_connection(demo_settings))
+        migrate(engine)
+        timeframe = parse_timeframe(spec.timeframe)
+        run = backfill(
+            data_client(demo_settings),
+            trading_client(demo_settings),
+            engine,
+            symbols,
+            timeframe,
+            window.history_start,
+            window.start,
+        )
+        console.print(
+            f"backfill: {run.fetched} bars fetched, {run.landed} landed, {run.unchanged} unchanged"
+        )
+        last: CycleSummary | None = None
+        cycles = 0
+        for open_at, close_at in window.sessions:
+            for at in cycle_times(open_at, close_at):
+                _set_clock(sim.url, at)
+                last = hourly_cycle()
+                cycles += 1
+                console.print(
+                    f"{at.astimezone(NEW_YORK):%Y-%m-%d %H:%M} ET  "
+                    f"bars +{last.bars_landed}  approved {last.approved}  "
+                    f"submitted {len(last.submitted)}  fills +{last.fills_new}  "
+                    f"equity {last.equity}"
+                )
+        held = trading_client(demo_settings).get_orders(
+            GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500)
+        )
+        sim_orders = len(held)  # type: ignore[arg-type]
+        console.print(_summary_table(engine, sim_orders, last, cycles))
+    console.print("open the dashboard: [bold]make dashboard[/] (or `trading dashboard`)")

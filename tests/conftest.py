@@ -1,0 +1,77 @@
+"""Shared fixtures: a fresh database on a real PostgreSQL server for every test that asks."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from config.database import Connection, make_engine, parse_url, resolve_connection
+from config.settings import Settings
+from ingestion.migrate import migrate
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Connection:
+    """The server tests create databases on: TEST_DATABASE_URL, else an embedded one."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return parse_url(url)
+    home = tmp_path_factory.mktemp("embedded")
+    return resolve_connection(Settings(database_url=None, trading_home=home)).with_dbname(
+        "postgres"
+    )
+
+
+def _admin(server: Connection) -> Engine:
+    return make_engine(server.with_dbname("postgres")).execution_options(
+        isolation_level="AUTOCOMMIT"
+    )
+
+
+@pytest.fixture
+def fresh_database(postgres_server: Connection) -> Iterator[Connection]:
+    """A new, empty database with the raw schema migrated; dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = _admin(postgres_server)
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    connection = postgres_server.with_dbname(name)
+    engine = make_engine(connection)
+    migrate(engine)
+    engine.dispose()
+    try:
+        yield connection
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(fresh_database: Connection) -> Iterator[Engine]:
+    """A SQLAlchemy engine on the fresh database."""
+    eng = make_engine(fresh_database)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Build Settings pointing at a database and (optionally) a simulator URL."""
+
+    def build(connection: Connection, alpaca_url: str | None = None) -> Settings:
+        return Settings(
+            database_url=connection.sqlalchemy_url.replace("postgresql+psycopg", "postgresql"),
+            alpaca_api_key="PKTEST",  # type: ignore[arg-type]
+            alpaca_secret_key="SECRET",  # type: ignore[arg-type]
+            alpaca_trading_url=alpaca_url,
+            alpaca_data_url=alpaca_url,
+            trading_home=tmp_path / "home",
+        )
+
+    return build
