@@ -27,7 +27,8 @@ BAR_COLUMNS = [
 ]
 _VALUES = ["open", "high", "low", "close", "volume", "trade_count", "vwap"]
 
-UPSERT_BARS = f"""  # noqa: S608 (built from the fixed column lists above)
+# Built from the fixed column lists above, never from input.
+UPSERT_BARS = f"""
 with upserted as (
     insert into raw.bars ({", ".join(BAR_COLUMNS)}, ingested_at)
     select {", ".join(BAR_COLUMNS)}, now() from incoming_bars
@@ -39,7 +40,7 @@ with upserted as (
     returning (xmax = 0) as inserted
 )
 select count(*) filter (where inserted), count(*) filter (where not inserted) from upserted
-"""
+"""  # noqa: S608
 
 
 @dataclass
