@@ -71,13 +71,14 @@ def _timestamps(path: Path, frame: pl.DataFrame) -> pl.Series:
         column = "timestamp"
         raw = frame[column].str.strip_chars()
         aware = raw.str.contains(_OFFSET)
+        aware_text = pl.when(aware).then(raw)
+        naive_text = pl.when(~aware).then(raw)
         parsed = pl.select(
-            pl.when(aware)
-            .then(raw.str.to_datetime(time_unit="us", time_zone="UTC", strict=False))
-            .otherwise(
-                raw.str.to_datetime(time_unit="us", strict=False)
+            pl.coalesce(
+                aware_text.str.to_datetime(time_unit="us", time_zone="UTC", strict=False),
+                naive_text.str.to_datetime(time_unit="us", strict=False)
                 .dt.replace_time_zone(MARKET_TZ, ambiguous="earliest", non_existent="null")
-                .dt.convert_time_zone("UTC")
+                .dt.convert_time_zone("UTC"),
             )
         ).to_series()
     else:
