@@ -1,0 +1,129 @@
+"""Execution against the simulator: each approved order reaches the broker exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.requests import GetOrdersRequest
+from sqlalchemy import Engine, text
+
+from config.database import Connection
+from config.settings import Settings
+from execution.orders import ApprovedOrder
+from execution.submit import submit_orders
+from ingestion.alpaca import trading_client
+from simulator.server import SimulatorHandle, running_simulator
+
+MARKET_OPEN = datetime(2024, 3, 5, 15, 5, tzinfo=UTC)  # 10:05 New York
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorHandle]:
+    with running_simulator(start=MARKET_OPEN, speed=0.0) as handle:
+        yield handle
+
+
+@pytest.fixture
+def client(sim: SimulatorHandle, fresh_database: Connection, settings_for) -> TradingClient:  # type: ignore[no-untyped-def]
+    settings: Settings = settings_for(fresh_database, sim.url)
+    return trading_client(settings)
+
+
+def order(symbol: str = "AAPL", qty: str = "10", side: str = "buy") -> ApprovedOrder:
+    decided = datetime(2024, 3, 5, 14, tzinfo=UTC)
+    return ApprovedOrder(
+        client_order_id=f"sma_crossover-{symbol}-202403051400",
+        strategy="sma_crossover",
+        symbol=symbol,
+        side=side,
+        qty=Decimal(qty),
+        order_type="market",
+        time_in_force="day",
+        limit_price=None,
+        decision_ts=decided,
+        as_of=MARKET_OPEN,
+        reference_price=Decimal("100"),
+        current_qty=Decimal(0),
+        target_qty=Decimal(qty),
+    )
+
+
+def broker_orders(client: TradingClient) -> list[str]:
+    orders = client.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500))
+    return sorted(o.client_order_id for o in orders)  # type: ignore[union-attr]
+
+
+def submissions(engine: Engine) -> list[tuple[str, str, str | None]]:
+    with engine.connect() as conn:
+        return [
+            tuple(row)  # type: ignore[misc]
+            for row in conn.execute(
+                text(
+                    "select client_order_id, status, reason from raw.order_submissions "
+                    "order by client_order_id"
+                )
+            )
+        ]
+
+
+def test_running_twice_submits_each_order_once(client: TradingClient, engine: Engine) -> None:
+    orders = [order("AAPL"), order("MSFT", qty="3")]
+    first = submit_orders(client, engine, orders, "paper")
+    second = submit_orders(client, engine, orders, "paper")
+    assert sorted(first.submitted) == [o.client_order_id for o in orders]
+    assert sorted(second.already_done) == [o.client_order_id for o in orders]
+    assert second.submitted == []
+    assert broker_orders(client) == sorted(o.client_order_id for o in orders)
+    assert [row[1] for row in submissions(engine)] == ["submitted", "submitted"]
+
+
+def test_intent_left_pending_by_a_crash_before_sending_is_sent_once(
+    client: TradingClient, engine: Engine
+) -> None:
+    pending = order()
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "insert into raw.order_submissions (client_order_id, strategy, symbol, side, qty, "
+                "order_type, time_in_force, decision_ts, trading_mode, status) values "
+                "(:cid, 'sma_crossover', 'AAPL', 'buy', 10, 'market', 'day', :ts, 'paper', "
+                "'pending')"
+            ),
+            {"cid": pending.client_order_id, "ts": pending.decision_ts},
+        )
+    summary = submit_orders(client, engine, [pending], "paper")
+    assert summary.submitted == [pending.client_order_id]
+    assert broker_orders(client) == [pending.client_order_id]
+
+
+def test_intent_left_pending_after_the_broker_took_it_is_not_sent_again(
+    client: TradingClient, engine: Engine
+) -> None:
+    placed = order()
+    submit_orders(client, engine, [placed], "paper")
+    with engine.begin() as conn:  # the crash: the broker has it, our record still says pending
+        conn.execute(text("update raw.order_submissions set status = 'pending'"))
+    summary = submit_orders(client, engine, [placed], "paper")
+    assert summary.submitted == []
+    assert summary.already_done == [placed.client_order_id]
+    assert broker_orders(client) == [placed.client_order_id]
+    assert submissions(engine)[0][1] == "submitted"
+
+
+def test_refused_order_is_recorded_with_the_brokers_reason(
+    client: TradingClient, engine: Engine
+) -> None:
+    too_big = order(qty="100000")
+    summary = submit_orders(client, engine, [too_big], "paper")
+    assert summary.rejected == [too_big.client_order_id]
+    (cid, status, reason) = submissions(engine)[0]
+    assert status == "rejected"
+    assert reason is not None and "403" in reason and "insufficient buying power" in reason
+    assert broker_orders(client) == []
+    again = submit_orders(client, engine, [too_big], "paper")
+    assert again.already_done == [cid] and broker_orders(client) == []
