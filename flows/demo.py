@@ -111,9 +111,23 @@ def _summary_table(
     return table
 
 
+@dataclass(frozen=True)
+class DemoResult:
+    """What a demo run left behind, for the summary and the end-to-end test."""
+
+    cycles: int
+    backfill_landed: int
+    simulator_orders: list[str]
+
+
 def run_demo(
-    settings: Settings, days: int, history_days: int, symbol_count: int, console: Console
-) -> None:
+    settings: Settings,
+    days: int,
+    history_days: int,
+    symbol_count: int,
+    console: Console,
+    today: datetime | None = None,
+) -> DemoResult:
     """Backfill history, then run `hourly_cycle` at every trading hour of the last `days` days."""
     from simulator.server import running_simulator
 
@@ -121,7 +135,7 @@ def run_demo(
     home.mkdir(parents=True, exist_ok=True)
     spec = load_specs()[0]
     symbols = spec.universe[:symbol_count]
-    window = demo_window(datetime.now(UTC), days, history_days)
+    window = demo_window(today or datetime.now(UTC), days, history_days)
     console.print(
         f"demo: {len(symbols)} symbols, {history_days} days of history from "
         f"{window.history_start:%Y-%m-%d}, then {days} trading days hour by hour "
@@ -164,6 +178,8 @@ def run_demo(
         held = trading_client(demo_settings).get_orders(
             GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500)
         )
-        sim_orders = len(held)  # type: ignore[arg-type]
-        console.print(_summary_table(engine, sim_orders, last, cycles))
+        sim_orders = sorted(o.client_order_id for o in held)  # type: ignore[union-attr]
+        console.print(_summary_table(engine, len(sim_orders), last, cycles))
+        engine.dispose()
     console.print("open the dashboard: [bold]make dashboard[/] (or `trading dashboard`)")
+    return DemoResult(cycles=cycles, backfill_landed=run.landed, simulator_orders=sim_orders)

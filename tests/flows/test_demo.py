@@ -1,0 +1,81 @@
+"""End to end: a shortened demo runs the real pipeline (simulator, Postgres, dbt, Prefect) twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from sqlalchemy import Engine, text
+
+from config.database import Connection
+from config.settings import Settings
+from flows.demo import cycle_times, demo_window, run_demo
+
+TODAY = datetime(2024, 3, 12, 12, tzinfo=UTC)  # a Tuesday; the demo runs Monday 2024-03-11
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            name: int(conn.execute(text(f"select count(*) from {name}")).scalar_one())  # noqa: S608
+            for name in ("raw.bars", "raw.order_submissions", "raw.fills", "marts.signals")
+        }
+
+
+def test_demo_window_ends_before_today_and_cycles_run_on_the_hour_at_minute_5() -> None:
+    window = demo_window(TODAY, days=2, history_days=3)
+    assert [open_at.date().isoformat() for open_at, _ in window.sessions] == [
+        "2024-03-08",
+        "2024-03-11",
+    ]
+    assert window.history_start.date().isoformat() == "2024-03-05"
+    friday_open, friday_close = window.sessions[0]
+    times = [t.strftime("%H:%M") for t in cycle_times(friday_open, friday_close)]
+    assert times == ["15:05", "16:05", "17:05", "18:05", "19:05", "20:05"]  # 10:05 … 15:05 EST
+
+
+def test_short_demo_trades_once_per_decision_and_a_rerun_duplicates_nothing(
+    fresh_database: Connection, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = fresh_database.sqlalchemy_url.replace("postgresql+psycopg", "postgresql")
+    for name in ("ALPACA_TRADING_URL", "ALPACA_DATA_URL", "ALPACA_API_KEY", "ALPACA_SECRET_KEY"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("TRADING_HOME", str(tmp_path / "home"))
+    console = Console(file=(tmp_path / "demo.log").open("w"), width=120)
+
+    first = run_demo(
+        Settings(), days=1, history_days=10, symbol_count=4, console=console, today=TODAY
+    )
+    after_first = table_counts(engine)
+    second = run_demo(
+        Settings(), days=1, history_days=10, symbol_count=4, console=console, today=TODAY
+    )
+    after_second = table_counts(engine)
+
+    assert first.cycles == 6
+    assert after_first["raw.bars"] == 4 * 11 * 7  # 10 days of history plus the demo day
+    assert after_first["marts.signals"] > 0
+    with engine.connect() as conn:
+        submitted = (
+            conn.execute(
+                text(
+                    "select client_order_id from raw.order_submissions "
+                    "where status = 'submitted' order by 1"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        filled_orders = conn.execute(
+            text("select count(distinct order_id) from raw.fills")
+        ).scalar_one()
+    assert submitted, "the demo placed no order"
+    assert first.simulator_orders == submitted
+    assert filled_orders == len(submitted)
+
+    assert second.backfill_landed == 0
+    assert after_second == after_first
+    assert second.simulator_orders == first.simulator_orders
