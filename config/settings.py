@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         default=None, description="Bars feed (iex or sip); unset → API default."
     )
 
+    dbt_node_tasks: bool = Field(
+        default=False,
+        description="Show every dbt node as its own Prefect task (slower: ~0.4 s per node).",
+    )
+
     @model_validator(mode="after")
     def _live_needs_confirmation(self) -> Settings:
         if self.trading_mode == "live" and (self.trading_live_confirm or "").lower() != "yes":

@@ -47,6 +47,15 @@ def _parse_time(value: str, option: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _prefect_env(quiet: bool = False) -> None:
+        raise _fail(f"{option} {value!r} is not an ISO date or timestamp, e.g. 2024-01-02") from error
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    if quiet:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+
+
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
     from config.database import make_engine, resolve_connection
     from ingestion.migrate import migrate
@@ -149,7 +158,7 @@ def run(
     force: Annotated[bool, typer.Option(help="Run even while the market is closed")] = False,
 ) -> None:
     """Run one hourly cycle now: load → dbt build → execute → sync."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    _prefect_env()
     from flows.pipeline import hourly_cycle
 
     try:
@@ -163,7 +172,7 @@ def run(
 @app.command()
 def serve() -> None:
     """Serve the hourly cycle on its schedule (minute 5, Mon–Fri, New York time)."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    _prefect_env()
     from flows.serve import serve_hourly
 
     _engine(_settings())
@@ -208,7 +217,7 @@ def demo(
     symbols: Annotated[int, typer.Option(help="How many symbols of the strategy universe")] = 10,
 ) -> None:
     """Run the whole pipeline offline on the simulator and print a summary."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    _prefect_env(quiet=True)
     from flows.demo import run_demo
 
     run_demo(

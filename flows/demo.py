@@ -70,6 +70,12 @@ def cycle_times(open_at: datetime, close_at: datetime) -> list[datetime]:
     return [t for t in times if open_at < t < close_at]
 
 
+def _clock(url: str) -> datetime:
+    response = httpx.get(f"{url}/admin/clock", timeout=30)
+    response.raise_for_status()
+    return datetime.fromisoformat(response.json()["now"])
+
+
 def _set_clock(url: str, to: datetime) -> None:
     response = httpx.post(f"{url}/admin/clock", json={"to": to.isoformat()}, timeout=30)
     response.raise_for_status()
@@ -164,8 +170,12 @@ def run_demo(
         )
         last: CycleSummary | None = None
         cycles = 0
+        # The simulator keeps its state (and its clock) across runs: hours it has lived are done.
+        resumed_at = _clock(sim.url)
         for open_at, close_at in window.sessions:
             for at in cycle_times(open_at, close_at):
+                if at <= resumed_at:
+                    continue
                 _set_clock(sim.url, at)
                 last = hourly_cycle()
                 cycles += 1
@@ -179,6 +189,11 @@ def run_demo(
             GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500)
         )
         sim_orders = sorted(o.client_order_id for o in held)  # type: ignore[union-attr]
+        if cycles == 0:
+            console.print(
+                f"every demo hour was already run (simulated clock at {resumed_at:%Y-%m-%d %H:%M} "
+                "UTC): nothing new to do"
+            )
         console.print(_summary_table(engine, len(sim_orders), last, cycles))
         engine.dispose()
     console.print("open the dashboard: [bold]make dashboard[/] (or `trading dashboard`)")

@@ -56,9 +56,10 @@ def _sync_from(engine: Engine) -> datetime | None:
     with engine.connect() as conn:
         return conn.execute(
             text(
-                "select coalesce(min(submitted_at) filter (where status not in :terminal), "
+                "select coalesce(min(submitted_at) filter (where status <> all(:terminal)), "
                 "max(submitted_at)) from raw.orders"
-            ).bindparams(terminal=TERMINAL),
+            ),
+            {"terminal": list(TERMINAL)},
         ).scalar()
 
 

@@ -1,0 +1,130 @@
+"""Streamlit-cached access to the dashboard queries, with friendly messages, not tracebacks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ParamSpec
+
+import pandas as pd
+import psycopg
+import streamlit as st
+from loguru import logger
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from config.settings import load_settings
+from dashboard import queries
+
+TTL_SECONDS = 30
+NO_DATA = "No {what} yet — run `make demo` to load sample data and build the marts."
+
+P = ParamSpec("P")
+
+
+@st.cache_resource(show_spinner=False)
+def engine() -> Engine:
+    """The read-only engine, built once per server process from the environment's settings."""
+    return queries.reader_engine(load_settings())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def equity_curve() -> pd.DataFrame:
+    """Cached `queries.equity_curve`."""
+    return queries.equity_curve(engine())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def open_positions() -> pd.DataFrame:
+    """Cached `queries.open_positions`."""
+    return queries.open_positions(engine())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def latest_signals() -> pd.DataFrame:
+    """Cached `queries.latest_signals`."""
+    return queries.latest_signals(engine())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def chart_choices() -> pd.DataFrame:
+    """Cached `queries.chart_choices`."""
+    return queries.chart_choices(engine())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def bars_with_indicators(symbol: str, timeframe: str) -> pd.DataFrame:
+    """Cached `queries.bars_with_indicators`."""
+    return queries.bars_with_indicators(engine(), symbol, timeframe)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def order_decisions() -> pd.DataFrame:
+    """Cached `queries.order_decisions`."""
+    return queries.order_decisions(engine())
+
+
+def database_ready() -> bool:
+    """Connect once as the reader role; on failure show why (no traceback) and return False."""
+    try:
+        with engine().connect() as conn:
+            conn.exec_driver_sql("select 1")
+    # The one broad guard: whatever stops the engine (bad URL, role, server), say so, no traceback.
+    except Exception as exc:
+        cause = exc.__cause__ or exc
+        logger.bind(error=str(cause)).error("dashboard cannot connect")
+        st.error(
+            "Cannot connect to the database as the read-only role "
+            f"`{queries.READER_ROLE}`. Check `DATABASE_URL`, that the server is running and "
+            "that the migrations have run (`make demo` does all of this).\n\n"
+            f"`{type(cause).__name__}: {str(cause).strip()}`",
+            icon=":material/error:",
+        )
+        return False
+    return True
+
+
+def load(
+    what: str, loader: Callable[P, pd.DataFrame], *args: P.args, **kwargs: P.kwargs
+) -> pd.DataFrame | None:
+    """Run a loader; on no rows, an unbuilt or unreadable mart, show why and return None."""
+    try:
+        frame = loader(*args, **kwargs)
+    except queries.MartMissingError:
+        st.info(NO_DATA.format(what=what), icon=":material/hourglass_empty:")
+        return None
+    except queries.MartForbiddenError as exc:
+        logger.bind(relation=exc.relation).warning("mart not readable by the dashboard role")
+        st.warning(
+            f"`{exc.relation}` exists but the read-only role `{queries.READER_ROLE}` may not read "
+            "it. Run `dbt build` so the marts grant `select` to that role.",
+            icon=":material/lock:",
+        )
+        return None
+    except (SQLAlchemyError, psycopg.Error) as exc:
+        cause = exc.__cause__ or exc
+        logger.bind(what=what, error=str(cause)).error("dashboard query failed")
+        st.error(
+            f"Could not read {what} from the marts.\n\n"
+            f"`{type(cause).__name__}: {str(cause).strip()}`",
+            icon=":material/error:",
+        )
+        return None
+    if frame.empty:
+        st.info(NO_DATA.format(what=what), icon=":material/hourglass_empty:")
+        return None
+    return frame
+
+
+def peek(
+    loader: Callable[P, pd.DataFrame], *args: P.args, **kwargs: P.kwargs
+) -> pd.DataFrame | None:
+    """Run a loader quietly: its rows (possibly none), or None when it cannot be read."""
+    try:
+        return loader(*args, **kwargs)
+    except (queries.MartUnavailableError, SQLAlchemyError, psycopg.Error):
+        return None
+
+
+def refresh() -> None:
+    """Forget cached query results so the next run reads the marts again."""
+    st.cache_data.clear()

@@ -1,0 +1,194 @@
+"""The SQL the dashboard runs: read-only, against `marts.*` only, each returning a DataFrame."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from loguru import logger
+from psycopg import errors as pg_errors
+from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import ProgrammingError
+
+from config.database import make_engine, resolve_connection
+from config.settings import Settings
+
+READER_ROLE = "trading_reader"
+DEFAULT_BAR_LIMIT = 500
+DEFAULT_DECISION_LIMIT = 200
+
+
+class MartUnavailableError(RuntimeError):
+    """A mart cannot be read: not built yet, or not granted to the reader role."""
+
+    def __init__(self, relation: str, reason: str) -> None:
+        super().__init__(f"{relation}: {reason}")
+        self.relation = relation
+        self.reason = reason
+
+
+class MartMissingError(MartUnavailableError):
+    """The mart does not exist yet: dbt has not built it."""
+
+
+class MartForbiddenError(MartUnavailableError):
+    """The mart exists but the read-only role may not read it."""
+
+
+def _enter_read_only(dbapi_connection: Any, _record: Any) -> None:
+    """Switch a new connection to the reader role and read-only transactions, for good."""
+    # Autocommit so the SETs are not undone by the rollback that ends the first transaction.
+    previous = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"set role {READER_ROLE}")
+            cursor.execute("set default_transaction_read_only = on")
+    finally:
+        dbapi_connection.autocommit = previous
+
+
+def reader_engine(settings: Settings) -> Engine:
+    """An engine whose every connection acts as `trading_reader` in read-only transactions."""
+    connection = resolve_connection(settings)
+    engine = make_engine(connection)
+    event.listen(engine, "connect", _enter_read_only)
+    logger.bind(host=connection.host, dbname=connection.dbname, role=READER_ROLE).debug(
+        "dashboard engine ready"
+    )
+    return engine
+
+
+def _read(
+    engine: Engine, relation: str, sql: str, params: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """Run one parameterised query, turning a missing or forbidden mart into a typed error."""
+    try:
+        with engine.connect() as conn:
+            result = conn.execute(text(sql), params or {})
+            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    except ProgrammingError as exc:
+        if isinstance(exc.orig, pg_errors.UndefinedTable | pg_errors.InvalidSchemaName):
+            raise MartMissingError(relation, "not built yet") from exc
+        if isinstance(exc.orig, pg_errors.InsufficientPrivilege):
+            raise MartForbiddenError(relation, f"not readable by role {READER_ROLE}") from exc
+        raise
+    return _decimals_to_float(frame)
+
+
+def _decimals_to_float(frame: pd.DataFrame) -> pd.DataFrame:
+    """Postgres numerics arrive as Decimal; charts and tables want floats."""
+    for column in frame.columns:
+        values = frame[column].dropna()
+        if frame[column].dtype == object and len(values) and isinstance(values.iloc[0], Decimal):
+            frame[column] = frame[column].astype("float64")
+    return frame
+
+
+def equity_curve(engine: Engine) -> pd.DataFrame:
+    """Account equity and cash over time, oldest first."""
+    return _read(
+        engine,
+        "marts.equity_curve",
+        """
+        select snapshot_at, equity, cash
+        from marts.equity_curve
+        order by snapshot_at
+        """,
+    )
+
+
+def open_positions(engine: Engine) -> pd.DataFrame:
+    """The open position per symbol, valued at the latest bar's close."""
+    return _read(
+        engine,
+        "marts.positions",
+        """
+        select
+            positions.symbol,
+            positions.qty,
+            positions.avg_cost,
+            positions.cost_basis,
+            last_bar.close as last_price,
+            positions.qty * last_bar.close as market_value,
+            positions.qty * last_bar.close - positions.cost_basis as unrealized_pl,
+            positions.fill_count,
+            positions.last_filled_at
+        from marts.positions as positions
+        left join lateral (
+            select indicators.close
+            from marts.indicators as indicators
+            where indicators.symbol = positions.symbol
+            order by indicators.ts desc
+            limit 1
+        ) as last_bar on true
+        where positions.is_open
+        order by positions.symbol
+        """,
+    )
+
+
+def latest_signals(engine: Engine) -> pd.DataFrame:
+    """The most recent signal per strategy, symbol and timeframe."""
+    return _read(
+        engine,
+        "marts.signals",
+        """
+        select distinct on (strategy, symbol, timeframe)
+            strategy, symbol, timeframe, ts, decision_at, signal, is_cross, reference_price
+        from marts.signals
+        order by strategy, symbol, timeframe, ts desc
+        """,
+    )
+
+
+def chart_choices(engine: Engine) -> pd.DataFrame:
+    """The symbols and timeframes that have indicator bars, with their bar count and last bar."""
+    return _read(
+        engine,
+        "marts.indicators",
+        """
+        select symbol, timeframe, count(*) as bars, max(ts) as last_ts
+        from marts.indicators
+        group by symbol, timeframe
+        order by symbol, timeframe
+        """,
+    )
+
+
+def bars_with_indicators(
+    engine: Engine, symbol: str, timeframe: str, limit: int = DEFAULT_BAR_LIMIT
+) -> pd.DataFrame:
+    """The last `limit` bars of one symbol and timeframe with their indicators, oldest first."""
+    frame = _read(
+        engine,
+        "marts.indicators",
+        """
+        select ts, open, high, low, close, volume, sma_20, rsi_14, is_warm
+        from marts.indicators
+        where symbol = :symbol and timeframe = :timeframe
+        order by ts desc
+        limit :limit
+        """,
+        {"symbol": symbol, "timeframe": timeframe, "limit": limit},
+    )
+    return frame.sort_values("ts", ignore_index=True)
+
+
+def order_decisions(engine: Engine, limit: int = DEFAULT_DECISION_LIMIT) -> pd.DataFrame:
+    """The most recent order decisions, approved or rejected, newest first."""
+    return _read(
+        engine,
+        "marts.order_decisions",
+        """
+        select
+            as_of, decision_at, strategy, symbol, timeframe, signal, side, qty,
+            reference_price, current_qty, target_qty, is_approved, rejection_reason,
+            client_order_id
+        from marts.order_decisions
+        order by as_of desc, decision_at desc, symbol
+        limit :limit
+        """,
+        {"limit": limit},
+    )

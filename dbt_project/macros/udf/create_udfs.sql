@@ -1,0 +1,9 @@
+{% macro create_udfs() -%}
+    create schema if not exists {{ udf_schema() }};
+    {{ create_wilder_average() }}
+    {{ create_average_cost() }}
+{%- endmacro %}
+
+{% macro udf_schema() -%}
+    udf
+{%- endmacro %}

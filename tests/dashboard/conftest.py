@@ -1,0 +1,390 @@
+"""Dashboard fixtures: a database built by dbt from a small raw data set, Streamlit, Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import exchange_calendars as xcals
+import pandas as pd
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import Connection as SAConnection
+from sqlalchemy import Engine, text
+
+from config.database import Connection, make_engine
+from dashboard.launch import streamlit_command
+from flows.dbt import run_dbt
+from ingestion.migrate import migrate
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+START_PRICES = {"AAPL": 228.0, "MSFT": 415.0, "SPY": 590.0}
+TIMEFRAME = "1Hour"
+SESSIONS = 8
+SERVE_TIMEOUT = timedelta(seconds=90)
+UI_TIMEOUT_MS = 60_000
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One execution as it lands in raw.fills."""
+
+    symbol: str
+    side: str
+    qty: int
+    price: float
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """What was loaded into raw, and so what the dashboard should show."""
+
+    symbols: tuple[str, ...]
+    timeframe: str
+    last_bar_at: datetime
+    last_close: dict[str, float]
+    fills: tuple[Fill, ...]
+    last_equity: float
+    last_cash: float
+    held_symbol: str
+    closed_symbol: str
+
+
+@dataclass(frozen=True)
+class BuiltDatabase:
+    """A database whose marts dbt built from `dataset`."""
+
+    connection: Connection
+    dataset: Dataset
+
+
+def _hourly_bars(rng: random.Random) -> list[dict[str, Any]]:
+    """Clock-hour bars for the last few NYSE sessions: a seeded random walk per symbol."""
+    calendar = xcals.get_calendar("XNYS")
+    today = pd.Timestamp(datetime.now(UTC).date())
+    sessions = calendar.sessions_in_range(today - pd.Timedelta(days=30), today)
+    sessions = sessions[sessions < today][-SESSIONS:]
+    rows: list[dict[str, Any]] = []
+    for symbol, price in START_PRICES.items():
+        for session in sessions:
+            first = calendar.session_open(session).floor("h")
+            close_at = calendar.session_close(session)
+            for ts in pd.date_range(first, close_at, freq="h", inclusive="left"):
+                open_ = price
+                close = round(open_ * (1 + rng.gauss(0, 0.004)), 2)
+                high = round(max(open_, close) * (1 + abs(rng.gauss(0, 0.002))), 2)
+                low = round(min(open_, close) * (1 - abs(rng.gauss(0, 0.002))), 2)
+                rows.append(
+                    {
+                        "symbol": symbol,
+                        "timeframe": TIMEFRAME,
+                        "ts": ts.to_pydatetime(),
+                        "open": open_,
+                        "high": high,
+                        "low": low,
+                        "close": close,
+                        "volume": rng.randint(200_000, 2_000_000),
+                        "trade_count": rng.randint(2_000, 20_000),
+                        "vwap": round((high + low + close) / 3, 4),
+                        "source": "alpaca",
+                    }
+                )
+                price = close
+    return rows
+
+
+def _fills(bars: list[dict[str, Any]]) -> tuple[Fill, ...]:
+    """AAPL bought and held; MSFT bought and later sold: each a minute after its bar closed."""
+
+    def at_bar(symbol: str, bars_before_end: int, side: str, qty: int) -> Fill:
+        bar = [row for row in bars if row["symbol"] == symbol][-bars_before_end]
+        slippage = 0.02 if side == "buy" else -0.02
+        filled_at = bar["ts"] + timedelta(hours=1, minutes=1)
+        return Fill(symbol, side, qty, round(bar["close"] + slippage, 2), filled_at)
+
+    return (
+        at_bar("AAPL", 30, "buy", 10),
+        at_bar("MSFT", 20, "buy", 5),
+        at_bar("MSFT", 10, "sell", 5),
+    )
+
+
+def _account_snapshots(bars: list[dict[str, Any]], fills: tuple[Fill, ...]) -> list[dict[str, Any]]:
+    """One snapshot after each session: cash from the fills, equity at that session's closes."""
+    cash = 100_000.0
+    held: dict[str, int] = {}
+    snapshots: list[dict[str, Any]] = []
+    session_ends = sorted(
+        {
+            max(row["ts"] for row in bars if row["ts"].date() == day)
+            for day in {row["ts"].date() for row in bars}
+        }
+    )
+    pending = sorted(fills, key=lambda fill: fill.at)
+    for end in session_ends:
+        snapshot_at = end + timedelta(hours=1, minutes=5)
+        while pending and pending[0].at <= snapshot_at:
+            fill = pending.pop(0)
+            sign = 1 if fill.side == "buy" else -1
+            held[fill.symbol] = held.get(fill.symbol, 0) + sign * fill.qty
+            cash = round(cash - sign * fill.qty * fill.price, 2)
+        closes = {row["symbol"]: row["close"] for row in bars if row["ts"] == end}
+        long_value = round(sum(qty * closes[symbol] for symbol, qty in held.items()), 2)
+        snapshots.append(
+            {
+                "at": snapshot_at,
+                "cash": cash,
+                "equity": round(cash + long_value, 2),
+                "long_market_value": long_value,
+            }
+        )
+    return snapshots
+
+
+def load_raw(engine: Engine) -> Dataset:
+    """Insert hourly bars, the orders and fills of three trades, and account snapshots."""
+    rng = random.Random(20240611)  # noqa: S311 - test data, not cryptography
+    bars = _hourly_bars(rng)
+    last_bar_at: datetime = max(row["ts"] for row in bars)
+    last_close = {row["symbol"]: row["close"] for row in bars}  # rows ascend per symbol
+    fills = _fills(bars)
+    snapshots = _account_snapshots(bars, fills)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "insert into raw.bars (symbol, timeframe, ts, open, high, low, close, volume, "
+                "trade_count, vwap, source) values (:symbol, :timeframe, :ts, :open, :high, "
+                ":low, :close, :volume, :trade_count, :vwap, :source)"
+            ),
+            bars,
+        )
+        for fill in fills:
+            _insert_trade(conn, fill)
+        conn.execute(
+            text(
+                "insert into raw.account_snapshots (snapshot_at, account_id, status, cash, equity, "
+                "buying_power, long_market_value, last_equity, payload) values (:at, "
+                "'PA3TEST0001', 'ACTIVE', :cash, :equity, :cash, :long_market_value, :equity, "
+                "'{}'::jsonb)"
+            ),
+            snapshots,
+        )
+    return Dataset(
+        symbols=tuple(START_PRICES),
+        timeframe=TIMEFRAME,
+        last_bar_at=last_bar_at,
+        last_close=last_close,
+        fills=fills,
+        last_equity=snapshots[-1]["equity"],
+        last_cash=snapshots[-1]["cash"],
+        held_symbol="AAPL",
+        closed_symbol="MSFT",
+    )
+
+
+def _insert_trade(conn: SAConnection, fill: Fill) -> None:
+    """The submission, the broker's filled order and its fill activity, for one trade."""
+    decision_ts = fill.at - timedelta(hours=1, minutes=1)
+    client_order_id = f"sma_crossover-{fill.symbol}-{decision_ts:%Y%m%d%H%M}"
+    order_id = str(uuid.uuid4())
+    activity_id = f"{fill.at:%Y%m%d%H%M%S%f}::{uuid.uuid4()}"
+    submitted_at = fill.at - timedelta(seconds=40)
+    values = {
+        "client_order_id": client_order_id,
+        "order_id": order_id,
+        "activity_id": activity_id,
+        "symbol": fill.symbol,
+        "side": fill.side,
+        "qty": fill.qty,
+        "price": fill.price,
+        "decision_ts": decision_ts,
+        "submitted_at": submitted_at,
+        "filled_at": fill.at,
+        "payload": json.dumps({"id": order_id, "client_order_id": client_order_id}),
+    }
+    conn.execute(
+        text(
+            "insert into raw.order_submissions (client_order_id, strategy, symbol, side, qty, "
+            "order_type, time_in_force, decision_ts, trading_mode, status, broker_order_id, "
+            "created_at, updated_at) values (:client_order_id, 'sma_crossover', :symbol, :side, "
+            ":qty, 'market', 'day', :decision_ts, 'paper', 'submitted', :order_id, "
+            ":submitted_at, :submitted_at)"
+        ),
+        values,
+    )
+    conn.execute(
+        text(
+            "insert into raw.orders (id, client_order_id, symbol, side, order_type, "
+            "time_in_force, qty, filled_qty, filled_avg_price, status, created_at, submitted_at, "
+            "updated_at, filled_at, payload) values (:order_id, :client_order_id, :symbol, "
+            ":side, 'market', 'day', :qty, :qty, :price, 'filled', :submitted_at, :submitted_at, "
+            ":filled_at, :filled_at, cast(:payload as jsonb))"
+        ),
+        values,
+    )
+    conn.execute(
+        text(
+            "insert into raw.fills (id, order_id, symbol, side, qty, price, transaction_time, "
+            "fill_type, cum_qty, leaves_qty, order_status, payload) values (:activity_id, "
+            ":order_id, :symbol, :side, :qty, :price, :filled_at, 'fill', :qty, 0, 'filled', "
+            "cast(:payload as jsonb))"
+        ),
+        values,
+    )
+
+
+def grant_reader(engine: Engine) -> None:
+    """Let the dashboard's role read marts, as the dbt grants do."""
+    with engine.begin() as conn:
+        conn.execute(text("grant usage on schema marts to trading_reader"))
+        conn.execute(text("grant select on all tables in schema marts to trading_reader"))
+
+
+@pytest.fixture(scope="session")
+def built_database(postgres_server: Connection) -> Iterator[BuiltDatabase]:
+    """A database shared by the dashboard tests: raw data loaded, dbt built, marts granted."""
+    name = f"test_dash_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(postgres_server.with_dbname("postgres")).execution_options(
+        isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    connection = postgres_server.with_dbname(name)
+    engine = make_engine(connection)
+    try:
+        migrate(engine)
+        dataset = load_raw(engine)
+        result = run_dbt(["build"], connection)
+        assert result.success, f"dbt build failed: {result.exception or result.result}"
+        grant_reader(engine)
+        engine.dispose()
+        yield BuiltDatabase(connection, dataset)
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_serving(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Poll Streamlit's health endpoint until it answers, or fail with the server's output."""
+    url = f"http://127.0.0.1:{port}/_stcore/health"
+    deadline = datetime.now(UTC) + SERVE_TIMEOUT
+    while datetime.now(UTC) < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - local URL
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        try:
+            process.wait(timeout=0.25)
+        except subprocess.TimeoutExpired:
+            pass
+    process.kill()
+    process.wait()
+    pytest.fail(f"streamlit did not serve on 127.0.0.1:{port}:\n{log.read_text()}")
+
+
+@contextmanager
+def streamlit_server(connection: Connection, workdir: Path) -> Iterator[str]:
+    """Run `streamlit run` (the argv `trading dashboard` uses) on a free port; yields its URL."""
+    port = _free_port()
+    url = connection.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    env = {**os.environ, "DATABASE_URL": url, "TRADING_HOME": str(workdir / "home")}
+    log = workdir / "streamlit.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            streamlit_command(port), cwd=REPO_ROOT, env=env, stdout=output, stderr=output
+        )
+    try:
+        _wait_until_serving(process, port, log)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def built_app(
+    built_database: BuiltDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The dashboard served over the built database; its URL."""
+    with streamlit_server(built_database.connection, tmp_path_factory.mktemp("app")) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_app(fresh_database: Connection, tmp_path: Path) -> Iterator[str]:
+    """The dashboard served over a migrated database dbt has never built; its URL."""
+    with streamlit_server(fresh_database, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def unreachable_app(postgres_server: Connection, tmp_path: Path) -> Iterator[str]:
+    """The dashboard pointed at a database that does not exist; its URL."""
+    missing = postgres_server.with_dbname(f"missing_{uuid.uuid4().hex[:12]}")
+    with streamlit_server(missing, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless system Chromium; Playwright never downloads a browser."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    # The first run of a fresh Streamlit server imports pandas and Plotly: allow for it.
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page in a new browser context, tall enough to show the whole overview."""
+    context = browser.new_context(viewport={"width": 1400, "height": 2000})
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    try:
+        yield page
+    finally:
+        context.close()

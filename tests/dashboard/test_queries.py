@@ -1,0 +1,172 @@
+"""The dashboard's SQL: read-only as `trading_reader`, and right about the marts dbt built."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from config.database import Connection, make_engine
+from config.settings import Settings
+from dashboard import queries
+
+if TYPE_CHECKING:
+    from tests.dashboard.conftest import BuiltDatabase
+
+pytestmark = pytest.mark.integration
+
+
+def _settings(connection: Connection) -> Settings:
+    url = connection.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    return Settings(database_url=url)
+
+
+@pytest.fixture
+def reader(fresh_database: Connection) -> Iterator[Engine]:
+    """The dashboard's engine on a fresh (unbuilt) database."""
+    engine = queries.reader_engine(_settings(fresh_database))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def built_reader(built_database: BuiltDatabase) -> Iterator[Engine]:
+    """The dashboard's engine on the database dbt built."""
+    engine = queries.reader_engine(_settings(built_database.connection))
+    yield engine
+    engine.dispose()
+
+
+def test_reader_connects_as_trading_reader_in_read_only_mode(reader: Engine) -> None:
+    """Every session is the reader role, with read-only transactions, even after a rollback."""
+    for _ in range(2):
+        with reader.connect() as conn:
+            assert conn.execute(text("select current_user")).scalar() == "trading_reader"
+            assert conn.execute(text("show transaction_read_only")).scalar() == "on"
+            conn.rollback()
+
+
+def test_reader_refuses_create_table(reader: Engine) -> None:
+    """DDL fails: the session is read-only."""
+    with pytest.raises(DBAPIError) as error, reader.begin() as conn:
+        conn.execute(text("create table public.dashboard_was_here (id int)"))
+    assert isinstance(error.value.orig, psycopg.errors.ReadOnlySqlTransaction)
+
+
+def test_reader_refuses_insert_into_raw(reader: Engine) -> None:
+    """The role cannot even reach the raw schema."""
+    with pytest.raises(DBAPIError) as error, reader.begin() as conn:
+        conn.execute(
+            text(
+                "insert into raw.account_snapshots (snapshot_at, account_id, status, cash, "
+                "equity, payload) values (now(), 'X', 'ACTIVE', 1, 1, '{}'::jsonb)"
+            )
+        )
+    assert isinstance(error.value.orig, psycopg.errors.InsufficientPrivilege)
+
+
+def test_reader_refuses_insert_into_a_mart_it_can_read(built_reader: Engine) -> None:
+    """On the marts it may read, a write fails as a read-only transaction and changes nothing."""
+    with built_reader.connect() as conn:
+        before = conn.execute(text("select count(*) from marts.positions")).scalar()
+    with pytest.raises(DBAPIError) as error, built_reader.begin() as conn:
+        conn.execute(text("insert into marts.positions (symbol, qty) values ('EVIL', 1)"))
+    assert isinstance(error.value.orig, psycopg.errors.ReadOnlySqlTransaction)
+    with built_reader.connect() as conn:
+        assert conn.execute(text("select count(*) from marts.positions")).scalar() == before
+
+
+def test_reader_role_cannot_write_even_in_a_read_write_transaction(reader: Engine) -> None:
+    """Asking for a read-write transaction does not help: the role itself has no write grant."""
+    with pytest.raises(DBAPIError) as error, reader.begin() as conn:
+        conn.execute(text("set transaction read write"))
+        conn.execute(text("delete from raw.fills"))
+    assert isinstance(error.value.orig, psycopg.errors.InsufficientPrivilege)
+
+
+def test_unbuilt_marts_raise_mart_missing(reader: Engine) -> None:
+    """Before dbt runs, each query says its mart is missing rather than failing obscurely."""
+    for query in (
+        queries.equity_curve,
+        queries.open_positions,
+        queries.latest_signals,
+        queries.chart_choices,
+        queries.order_decisions,
+    ):
+        with pytest.raises(queries.MartMissingError):
+            query(reader)
+
+
+def test_ungranted_mart_raises_mart_forbidden(fresh_database: Connection, reader: Engine) -> None:
+    """A mart the reader role may not read is reported as forbidden, not as missing."""
+    owner = make_engine(fresh_database)
+    with owner.begin() as conn:
+        conn.execute(text("create schema marts"))
+        conn.execute(text("create table marts.equity_curve (snapshot_at timestamptz)"))
+    owner.dispose()
+    with pytest.raises(queries.MartForbiddenError) as error:
+        queries.equity_curve(reader)
+    assert error.value.relation == "marts.equity_curve"
+
+
+def test_equity_curve_is_the_account_snapshots_oldest_first(
+    built_database: BuiltDatabase, built_reader: Engine
+) -> None:
+    """The last point of the curve is the last snapshot, as floats ready to chart."""
+    curve = queries.equity_curve(built_reader)
+    assert curve["snapshot_at"].is_monotonic_increasing
+    assert curve["equity"].iloc[-1] == pytest.approx(built_database.dataset.last_equity)
+    assert curve["cash"].iloc[-1] == pytest.approx(built_database.dataset.last_cash)
+    assert curve["equity"].dtype == "float64"
+
+
+def test_open_positions_lists_only_the_held_symbol_valued_at_the_last_close(
+    built_database: BuiltDatabase, built_reader: Engine
+) -> None:
+    """AAPL (bought, still held) appears with its cost and value; MSFT (bought, sold) does not."""
+    dataset = built_database.dataset
+    positions = queries.open_positions(built_reader)
+    assert positions["symbol"].tolist() == [dataset.held_symbol]
+    row = positions.iloc[0]
+    (buy,) = [fill for fill in dataset.fills if fill.symbol == dataset.held_symbol]
+    assert row["qty"] == buy.qty
+    assert row["avg_cost"] == pytest.approx(buy.price)
+    last_close = dataset.last_close[dataset.held_symbol]
+    assert row["last_price"] == pytest.approx(last_close)
+    assert row["unrealized_pl"] == pytest.approx(buy.qty * (last_close - buy.price))
+
+
+def test_latest_signals_has_one_row_per_symbol_at_the_last_bar(
+    built_database: BuiltDatabase, built_reader: Engine
+) -> None:
+    """Each symbol's latest signal is the one for its last bar."""
+    signals = queries.latest_signals(built_reader)
+    assert sorted(signals["symbol"]) == sorted(built_database.dataset.symbols)
+    assert (signals["ts"] == built_database.dataset.last_bar_at).all()
+
+
+def test_bars_with_indicators_returns_the_latest_bars_oldest_first(
+    built_database: BuiltDatabase, built_reader: Engine
+) -> None:
+    """The chart's bars end at the last bar, ascend, and carry warm indicators by the end."""
+    dataset = built_database.dataset
+    bars = queries.bars_with_indicators(built_reader, "SPY", dataset.timeframe, limit=25)
+    assert len(bars) == 25
+    assert bars["ts"].is_monotonic_increasing
+    assert bars["ts"].iloc[-1] == dataset.last_bar_at
+    assert bars["close"].iloc[-1] == pytest.approx(dataset.last_close["SPY"])
+    assert bars["is_warm"].iloc[-1]
+    assert 0 <= bars["rsi_14"].iloc[-1] <= 100
+
+
+def test_chart_choices_offer_every_symbol_and_timeframe(
+    built_database: BuiltDatabase, built_reader: Engine
+) -> None:
+    """The symbol picker offers exactly the symbols that have bars."""
+    choices = queries.chart_choices(built_reader)
+    assert sorted(choices["symbol"]) == sorted(built_database.dataset.symbols)
+    assert set(choices["timeframe"]) == {built_database.dataset.timeframe}

@@ -1,0 +1,113 @@
+"""The dashboard in a real browser, served by `streamlit run` over marts built by dbt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from playwright.sync_api import Page, expect
+
+if TYPE_CHECKING:
+    from tests.dashboard.conftest import BuiltDatabase
+
+pytestmark = pytest.mark.integration
+
+
+def _money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def _chart_title(symbol: str, timeframe: str) -> str:
+    return f"{symbol} · {timeframe} (New York time)"
+
+
+def test_overview_shows_account_positions_signals_and_candles(
+    built_database: BuiltDatabase, built_app: str, page: Page, tmp_path: Path
+) -> None:
+    """A user sees equity and cash from the last snapshot, the open position and candles."""
+    dataset = built_database.dataset
+    page.goto(built_app)
+
+    expect(page).to_have_title("Trading dashboard")
+    expect(page.get_by_role("heading", name="Trading overview")).to_be_visible()
+
+    metrics = page.get_by_test_id("stMetric")
+    expect(metrics.filter(has_text="Equity").get_by_test_id("stMetricValue")).to_have_text(
+        _money(dataset.last_equity)
+    )
+    expect(metrics.filter(has_text="Cash").get_by_test_id("stMetricValue")).to_have_text(
+        _money(dataset.last_cash)
+    )
+    expect(metrics.filter(has_text="Open positions").get_by_test_id("stMetricValue")).to_have_text(
+        "1"
+    )
+
+    # The data grid draws on a canvas; its cells are in the DOM as the accessible table.
+    positions = page.locator(".st-key-positions").get_by_test_id("stDataFrame")
+    expect(positions).to_contain_text(dataset.held_symbol)
+    expect(positions).not_to_contain_text(dataset.closed_symbol)
+    signals = page.locator(".st-key-signals").get_by_test_id("stDataFrame")
+    for symbol in dataset.symbols:
+        expect(signals).to_contain_text(symbol)
+
+    candles = page.get_by_test_id("stPlotlyChart").filter(has=page.locator(".js-plotly-plot"))
+    candles = candles.filter(has=page.locator("g.trace.boxes"))  # Plotly draws candles as boxes
+    expect(candles).to_have_count(1)
+    expect(candles.locator(".gtitle")).to_have_text(
+        _chart_title(dataset.symbols[0], dataset.timeframe)
+    )
+    expect(candles.locator(".legendtext")).to_contain_text(["SMA 20", "RSI 14"])
+
+    page.get_by_test_id("stSelectbox").filter(has_text="Symbol").click()
+    page.get_by_role("option", name="MSFT").click()
+    expect(
+        page.locator(".gtitle", has_text=_chart_title("MSFT", dataset.timeframe))
+    ).to_be_visible()
+    expect(candles).to_have_count(1)  # the AAPL chart was replaced, not added to
+
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+
+
+def test_order_decisions_page_lists_decisions_with_reasons(built_app: str, page: Page) -> None:
+    """The second page lists the decisions dbt made: here one exit, rejected as stale."""
+    page.goto(built_app)
+    page.get_by_role("link", name="Order decisions").click()
+
+    expect(page.get_by_role("heading", name="Order decisions")).to_be_visible()
+    metrics = page.get_by_test_id("stMetric")
+    expect(metrics.filter(has_text="Decisions").get_by_test_id("stMetricValue")).to_have_text("1")
+    expect(metrics.filter(has_text="Rejected").get_by_test_id("stMetricValue")).to_have_text("1")
+    # The last bar closed yesterday, so the held AAPL's exit signal is too old to act on.
+    table = page.locator(".st-key-decisions").get_by_test_id("stDataFrame")
+    expect(table).to_contain_text("AAPL")
+    expect(table).to_contain_text("stale_signal")
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_empty_database_says_to_run_make_demo(empty_app: str, page: Page) -> None:
+    """Before dbt has built anything, each section says how to get data; nothing crashes."""
+    page.goto(empty_app)
+
+    expect(page.get_by_role("heading", name="Trading overview")).to_be_visible()
+    expect(page.get_by_text("No equity snapshots yet")).to_be_visible()
+    expect(page.get_by_text("No positions yet")).to_be_visible()
+    expect(page.get_by_text("No signals yet")).to_be_visible()
+    expect(page.get_by_text("No bars yet")).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(0)
+
+
+def test_unreachable_database_shows_an_error_not_a_traceback(
+    unreachable_app: str, page: Page
+) -> None:
+    """A wrong DATABASE_URL gives one readable error naming what to check, and no page body."""
+    page.goto(unreachable_app)
+
+    alert = page.get_by_test_id("stAlertContentError")
+    expect(alert).to_contain_text("Cannot connect to the database")
+    expect(alert).to_contain_text("DATABASE_URL")
+    expect(alert).to_contain_text("does not exist")
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Trading overview")).to_have_count(0)
