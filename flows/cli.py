@@ -48,7 +48,7 @@ def _parse_time(value: str, option: str) -> datetime:
 
 
 def _prefect_env(quiet: bool = False) -> None:
-        raise _fail(f"{option} {value!r} is not an ISO date or timestamp, e.g. 2024-01-02") from error
+    """Prefect in local ephemeral mode: no telemetry, time to start on a busy machine."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     if quiet:
