@@ -1,4 +1,4 @@
-"""Backfilling bars from the simulator through alpaca-py: complete, idempotent, refuses bad input."""
+"""Backfilling bars from the simulator via alpaca-py: complete, idempotent, refuses bad input."""
 
 from __future__ import annotations
 
