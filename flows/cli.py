@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from loguru import logger
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -20,6 +21,15 @@ app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
+
+
+@app.callback()
+def _main(
+    log_level: Annotated[str, typer.Option(help="Log level: DEBUG, INFO, WARNING, ERROR")] = "INFO",
+) -> None:
+    """Set up logging for every command."""
+    logger.remove()
+    logger.add(sys.stderr, level=log_level.upper())
 
 
 def _settings() -> Settings:
@@ -219,6 +229,9 @@ def demo(
     """Run the whole pipeline offline on the simulator and print a summary."""
     _prefect_env(quiet=True)
     from flows.demo import run_demo
+
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
 
     run_demo(
         _settings(), days=days, history_days=history_days, symbol_count=symbols, console=console

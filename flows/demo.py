@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -169,32 +170,34 @@ def run_demo(
             f"backfill: {run.fetched} bars fetched, {run.landed} landed, {run.unchanged} unchanged"
         )
         last: CycleSummary | None = None
-        cycles = 0
         # The simulator keeps its state (and its clock) across runs: hours it has lived are done.
         resumed_at = _clock(sim.url)
-        for open_at, close_at in window.sessions:
-            for at in cycle_times(open_at, close_at):
-                if at <= resumed_at:
-                    continue
-                _set_clock(sim.url, at)
-                last = hourly_cycle()
-                cycles += 1
-                console.print(
-                    f"{at.astimezone(NEW_YORK):%Y-%m-%d %H:%M} ET  "
-                    f"bars +{last.bars_landed}  approved {last.approved}  "
-                    f"submitted {len(last.submitted)}  fills +{last.fills_new}  "
-                    f"equity {last.equity}"
-                )
+        hours = [
+            at
+            for open_at, close_at in window.sessions
+            for at in cycle_times(open_at, close_at)
+            if at > resumed_at
+        ]
+        for at in hours:
+            _set_clock(sim.url, at)
+            began = time.monotonic()
+            # The dashboard's marts are refreshed once, after the last hour, to keep the demo short.
+            last = hourly_cycle(refresh_dashboard=at == hours[-1])
+            console.print(
+                f"{at.astimezone(NEW_YORK):%a %m-%d %H:%M} ET  bars +{last.bars_landed}  "
+                f"orders {len(last.submitted)}  fills +{last.fills_new}  "
+                f"equity {float(last.equity or 0):,.2f}  {time.monotonic() - began:.1f}s"
+            )
         held = trading_client(demo_settings).get_orders(
             GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500)
         )
         sim_orders = sorted(o.client_order_id for o in held)  # type: ignore[union-attr]
-        if cycles == 0:
+        if not hours:
             console.print(
                 f"every demo hour was already run (simulated clock at {resumed_at:%Y-%m-%d %H:%M} "
                 "UTC): nothing new to do"
             )
-        console.print(_summary_table(engine, len(sim_orders), last, cycles))
+        console.print(_summary_table(engine, len(sim_orders), last, len(hours)))
         engine.dispose()
     console.print("open the dashboard: [bold]make dashboard[/] (or `trading dashboard`)")
-    return DemoResult(cycles=cycles, backfill_landed=run.landed, simulator_orders=sim_orders)
+    return DemoResult(cycles=len(hours), backfill_landed=run.landed, simulator_orders=sim_orders)

@@ -10,6 +10,7 @@ from typing import Any
 
 from dbt.cli.main import dbtRunner
 from dbt.contracts.graph.manifest import Manifest
+from dbt_common.events.base_types import EventLevel
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
@@ -29,6 +30,8 @@ from ingestion.timeframes import parse_timeframe
 from strategies.spec import StrategySpec, load_specs
 
 FIRST_LOAD_LOOKBACK = timedelta(days=30)
+TRADING_GATE = "+exposure:alpaca_executor"
+DASHBOARD = "+exposure:streamlit_dashboard"
 
 
 @dataclass
@@ -49,10 +52,13 @@ class CycleSummary:
 
 
 @task(cache_policy=NO_CACHE)
-def load_bars(
+def load(
     settings: Settings, engine: Engine, specs: list[StrategySpec], as_of: datetime
 ) -> tuple[int, int]:
-    """Land the newest bars for every strategy's universe; returns (landed, quarantined)."""
+    """Land the newest bars for every universe, then the broker's orders and fills.
+
+    Returns (bars landed, bars quarantined).
+    """
     data, trading = data_client(settings), trading_client(settings)
     landed = quarantined = 0
     for timeframe_name in sorted({spec.timeframe for spec in specs}):
@@ -70,21 +76,9 @@ def load_bars(
         )
         landed += run.landed
         quarantined += run.quarantined
+    sync_orders(trading, engine)
+    sync_fills(trading, engine)
     return landed, quarantined
-
-
-@task(cache_policy=NO_CACHE)
-def sync_broker(settings: Settings, engine: Engine) -> int:
-    """Pull the broker's orders and fills; returns how many fills were new."""
-    client = trading_client(settings)
-    sync_orders(client, engine)
-    return sync_fills(client, engine)
-
-
-@task(cache_policy=NO_CACHE)
-def snapshot(settings: Settings, engine: Engine, as_of: datetime) -> str:
-    """Record the account and positions as of the cycle's time; returns the equity."""
-    return str(snapshot_account(trading_client(settings), engine, as_of).equity)
 
 
 @task(cache_policy=NO_CACHE)
@@ -93,6 +87,15 @@ def execute(settings: Settings, engine: Engine) -> tuple[int, list[str], list[st
     orders = approved_orders(engine)
     summary = submit_orders(trading_client(settings), engine, orders, settings.trading_mode)
     return len(orders), summary.submitted, summary.rejected, len(summary.already_done)
+
+
+@task(cache_policy=NO_CACHE)
+def sync(settings: Settings, engine: Engine, as_of: datetime) -> tuple[int, str]:
+    """Pull orders and fills, then snapshot the account at as_of; returns (new fills, equity)."""
+    client = trading_client(settings)
+    sync_orders(client, engine)
+    new_fills = sync_fills(client, engine)
+    return new_fills, str(snapshot_account(client, engine, as_of).equity)
 
 
 def dbt_vars(specs: list[StrategySpec], as_of: datetime) -> dict[str, Any]:
@@ -113,29 +116,46 @@ def _manifest(connection: Connection) -> Manifest:
     return result.result
 
 
-def dbt_build(connection: Connection, variables: dict[str, Any], node_tasks: bool) -> int:
-    """`dbt build` through prefect-dbt; raises if any model or data test fails.
+def dbt_build(
+    connection: Connection, variables: dict[str, Any], node_tasks: bool, select: str
+) -> int:
+    """`dbt build --select SELECT` through prefect-dbt; raises if any model or data test fails.
 
-    dbt unit tests check logic, not data: they run in `make test`, not in every hourly gate.
+    dbt unit tests check logic, not data: they run in `make test`, not in every hourly build.
     With `node_tasks`, each dbt node becomes a Prefect task (about 0.4 s each on a 2-core
-    machine), otherwise the build is one step of the flow.
+    machine), otherwise each build is one step of the flow.
     """
     export_dbt_env(connection)
     runner = PrefectDbtRunner(
         manifest=_manifest(connection),
-        settings=PrefectDbtSettings(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR),
+        settings=PrefectDbtSettings(
+            project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, log_level=EventLevel.WARN
+        ),
         raise_on_failure=True,
         _disable_callbacks=not node_tasks,
     )
     result = runner.invoke(
-        ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(variables)]
+        [
+            "build",
+            "--select",
+            select,
+            "--exclude-resource-type",
+            "unit_test",
+            "--no-write-json",
+            "--vars",
+            json.dumps(variables),
+        ]
     )
     return sum(1 for r in (result.result or []) if str(r.status) in ("success", "pass"))
 
 
 @flow(name="hourly_cycle", log_prints=False)
-def hourly_cycle(force: bool = False) -> CycleSummary:
-    """One cycle at the broker clock's time; skipped while the market is closed unless forced."""
+def hourly_cycle(force: bool = False, refresh_dashboard: bool = True) -> CycleSummary:
+    """One cycle at the broker clock's time; skipped while the market is closed unless forced.
+
+    load → dbt build of what the executor reads (a failed model or test stops the cycle) →
+    execute → sync → dbt build of what the dashboard reads (after the trades, off the hot path).
+    """
     logger = get_run_logger()
     settings = load_settings()
     connection = resolve_connection(settings)
@@ -147,16 +167,19 @@ def hourly_cycle(force: bool = False) -> CycleSummary:
         logger.info("market closed at %s: cycle skipped", as_of.isoformat())
         return summary
     specs = load_specs()
-    summary.bars_landed, summary.bars_quarantined = load_bars(settings, engine, specs, as_of)
-    sync_broker(settings, engine)
+    variables = dbt_vars(specs, as_of)
+    summary.bars_landed, summary.bars_quarantined = load(settings, engine, specs, as_of)
     summary.dbt_nodes_passed = dbt_build(
-        connection, dbt_vars(specs, as_of), settings.dbt_node_tasks
+        connection, variables, settings.dbt_node_tasks, TRADING_GATE
     )
     summary.approved, summary.submitted, summary.rejected, summary.already_submitted = execute(
         settings, engine
     )
-    summary.fills_new = sync_broker(settings, engine)
-    summary.equity = snapshot(settings, engine, as_of)
+    summary.fills_new, summary.equity = sync(settings, engine, as_of)
+    if refresh_dashboard:
+        summary.dbt_nodes_passed += dbt_build(
+            connection, variables, settings.dbt_node_tasks, DASHBOARD
+        )
     logger.info("cycle done: %s", json.dumps(asdict(summary), default=str))
     engine.dispose()
     return summary
