@@ -139,6 +139,8 @@ def dbt_build(
             "build",
             "--select",
             select,
+            "--indirect-selection",
+            "cautious",
             "--exclude-resource-type",
             "unit_test",
             "--no-write-json",
