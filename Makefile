@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+# Let Python cache compiled modules: a machine that sets this recompiles prefect, dbt and pandas
+# on every start (the ephemeral Prefect server alone takes twice as long).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test lint dashboard bench lock clean
 
@@ -12,7 +15,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[dev]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'
 	@command -v chromium >/dev/null 2>&1 || ./.ci/install-chromium
 	touch $(STAMP)
 
