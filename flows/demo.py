@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from sqlalchemy import Engine, text
 
 from config.database import make_engine, resolve_connection
 from config.settings import Settings
+from flows.dbt import run_dbt
 from flows.pipeline import CycleSummary, hourly_cycle
 from ingestion.alpaca import data_client, trading_client
 from ingestion.bars import backfill
@@ -69,6 +71,13 @@ def cycle_times(open_at: datetime, close_at: datetime) -> list[datetime]:
     first = open_at.replace(minute=5, second=0, microsecond=0)
     times = [first + timedelta(hours=i) for i in range(10)]
     return [t for t in times if open_at < t < close_at]
+
+
+def _start_prefect_server() -> None:
+    """Start Prefect's local ephemeral server (it takes seconds) while the demo backfills."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    SubprocessASGIServer().start()
 
 
 def _clock(url: str) -> datetime:
@@ -148,13 +157,17 @@ def run_demo(
         f"{window.history_start:%Y-%m-%d}, then {days} trading days hour by hour "
         f"({window.sessions[0][0]:%Y-%m-%d} to {window.sessions[-1][0]:%Y-%m-%d})"
     )
+    prefect_server = threading.Thread(target=_start_prefect_server, daemon=True)
+    if not os.environ.get("PREFECT_API_URL"):
+        prefect_server.start()
     with running_simulator(
         start=window.start, speed=0.0, state_path=home / "simulator-state.json"
     ) as sim:
         os.environ.update({"ALPACA_TRADING_URL": sim.url, "ALPACA_DATA_URL": sim.url, **DEMO_KEYS})
         os.environ["TRADING_HOME"] = str(home)
         demo_settings = Settings()
-        engine = make_engine(resolve_connection(demo_settings))
+        connection = resolve_connection(demo_settings)
+        engine = make_engine(connection)
         migrate(engine)
         timeframe = parse_timeframe(spec.timeframe)
         run = backfill(
@@ -169,6 +182,9 @@ def run_demo(
         console.print(
             f"backfill: {run.fetched} bars fetched, {run.landed} landed, {run.unchanged} unchanged"
         )
+        run_dbt(["parse", "--quiet"], connection)  # the cycles' builds then only re-parse changes
+        if prefect_server.is_alive():
+            prefect_server.join()
         last: CycleSummary | None = None
         # The simulator keeps its state (and its clock) across runs: hours it has lived are done.
         resumed_at = _clock(sim.url)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
-from dbt.cli.main import dbtRunner
-from dbt.contracts.graph.manifest import Manifest
 from dbt_common.events.base_types import EventLevel
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -20,7 +18,7 @@ from config.database import Connection, make_engine, resolve_connection
 from config.settings import Settings, load_settings
 from execution.orders import approved_orders
 from execution.submit import submit_orders
-from flows.dbt import DBT_PROJECT_DIR, dbt_args, export_dbt_env
+from flows.dbt import DBT_PROJECT_DIR, export_dbt_env
 from ingestion.account import snapshot_account
 from ingestion.alpaca import data_client, trading_client
 from ingestion.bars import load_new_bars
@@ -32,6 +30,7 @@ from strategies.spec import StrategySpec, load_specs
 FIRST_LOAD_LOOKBACK = timedelta(days=30)
 TRADING_GATE = "+exposure:alpaca_executor"
 DASHBOARD = "+exposure:streamlit_dashboard"
+AS_OF_ENV = "TRADING_AS_OF"
 
 
 @dataclass
@@ -98,36 +97,33 @@ def sync(settings: Settings, engine: Engine, as_of: datetime) -> tuple[int, str]
     return new_fills, str(snapshot_account(client, engine, as_of).equity)
 
 
-def dbt_vars(specs: list[StrategySpec], as_of: datetime) -> dict[str, Any]:
-    """The vars of one build: the decision time and every strategy's parameters."""
-    merged: dict[str, Any] = {"as_of": as_of.isoformat()}
+def dbt_vars(specs: list[StrategySpec]) -> dict[str, Any]:
+    """The vars of every build: each strategy's parameters."""
+    merged: dict[str, Any] = {}
     for spec in specs:
         merged.update(spec.dbt_vars())
     return merged
 
 
-@cache
-def _manifest(connection: Connection) -> Manifest:
-    """Parse the dbt project once per process and database; vars change per cycle, code does not."""
-    export_dbt_env(connection)
-    result = dbtRunner().invoke(dbt_args(["parse", "--quiet"]))
-    if not result.success or not isinstance(result.result, Manifest):
-        raise RuntimeError(f"dbt parse failed: {result.exception}")
-    return result.result
-
-
 def dbt_build(
-    connection: Connection, variables: dict[str, Any], node_tasks: bool, select: str
+    connection: Connection,
+    as_of: datetime,
+    variables: dict[str, Any],
+    node_tasks: bool,
+    select: str,
 ) -> int:
-    """`dbt build --select SELECT` through prefect-dbt; raises if any model or data test fails.
+    """`dbt build --select SELECT` as of `as_of`, through prefect-dbt; raises on any failure.
+
+    The decision time reaches dbt as the env var TRADING_AS_OF, not a var: a changed var makes
+    dbt re-parse the whole project (seconds per cycle), a changed env var only the files using it.
 
     dbt unit tests check logic, not data: they run in `make test`, not in every hourly build.
     With `node_tasks`, each dbt node becomes a Prefect task (about 0.4 s each on a 2-core
     machine), otherwise each build is one step of the flow.
     """
     export_dbt_env(connection)
+    os.environ[AS_OF_ENV] = as_of.isoformat()
     runner = PrefectDbtRunner(
-        manifest=_manifest(connection),
         settings=PrefectDbtSettings(
             project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, log_level=EventLevel.WARN
         ),
@@ -169,10 +165,10 @@ def hourly_cycle(force: bool = False, refresh_dashboard: bool = True) -> CycleSu
         logger.info("market closed at %s: cycle skipped", as_of.isoformat())
         return summary
     specs = load_specs()
-    variables = dbt_vars(specs, as_of)
+    variables = dbt_vars(specs)
     summary.bars_landed, summary.bars_quarantined = load(settings, engine, specs, as_of)
     summary.dbt_nodes_passed = dbt_build(
-        connection, variables, settings.dbt_node_tasks, TRADING_GATE
+        connection, as_of, variables, settings.dbt_node_tasks, TRADING_GATE
     )
     summary.approved, summary.submitted, summary.rejected, summary.already_submitted = execute(
         settings, engine
@@ -180,7 +176,7 @@ def hourly_cycle(force: bool = False, refresh_dashboard: bool = True) -> CycleSu
     summary.fills_new, summary.equity = sync(settings, engine, as_of)
     if refresh_dashboard:
         summary.dbt_nodes_passed += dbt_build(
-            connection, variables, settings.dbt_node_tasks, DASHBOARD
+            connection, as_of, variables, settings.dbt_node_tasks, DASHBOARD
         )
     logger.info("cycle done: %s", json.dumps(asdict(summary), default=str))
     engine.dispose()
