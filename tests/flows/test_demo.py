@@ -76,6 +76,7 @@ def test_short_demo_trades_once_per_decision_and_a_rerun_duplicates_nothing(
     assert first.simulator_orders == submitted
     assert filled_orders == len(submitted)
 
+    assert second.cycles == 0  # the simulator resumed where it stopped: every hour was done
     assert second.backfill_landed == 0
     assert after_second == after_first
     assert second.simulator_orders == first.simulator_orders
