@@ -20,9 +20,11 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: setup
+	mkdir -p .trading
 	PREFECT_HOME=$(CURDIR)/.trading/prefect $(BIN)/trading demo
 
 test: setup
+	mkdir -p .trading
 	PREFECT_HOME=$(CURDIR)/.trading/prefect-test TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest
 
 lint: setup

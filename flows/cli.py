@@ -224,7 +224,6 @@ def dashboard(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 850
 def demo(
     days: Annotated[int, typer.Option(help="Trading days to run hour by hour")] = 5,
     history_days: Annotated[int, typer.Option(help="Trading days of hourly history")] = 60,
-    symbols: Annotated[int, typer.Option(help="How many symbols of the strategy universe")] = 10,
 ) -> None:
     """Run the whole pipeline offline on the simulator and print a summary."""
     _prefect_env(quiet=True)
@@ -233,9 +232,7 @@ def demo(
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
 
-    run_demo(
-        _settings(), days=days, history_days=history_days, symbol_count=symbols, console=console
-    )
+    run_demo(_settings(), days=days, history_days=history_days, console=console)
 
 
 def main() -> None:

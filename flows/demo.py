@@ -63,7 +63,9 @@ def demo_window(today: datetime, days: int, history_days: int) -> DemoWindow:
         (calendar.session_open(s).to_pydatetime(), calendar.session_close(s).to_pydatetime())
         for s in chosen[history_days:]
     ]
-    return DemoWindow(calendar.session_open(chosen[0]).to_pydatetime(), run)
+    first_day = chosen[0].date()
+    midnight = datetime(first_day.year, first_day.month, first_day.day, tzinfo=NEW_YORK)
+    return DemoWindow(midnight.astimezone(UTC), run)
 
 
 def cycle_times(open_at: datetime, close_at: datetime) -> list[datetime]:
@@ -143,7 +145,6 @@ def run_demo(
     settings: Settings,
     days: int,
     history_days: int,
-    symbol_count: int,
     console: Console,
     today: datetime | None = None,
 ) -> DemoResult:
@@ -153,7 +154,7 @@ def run_demo(
     home = settings.trading_home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     spec = load_specs()[0]
-    symbols = spec.universe[:symbol_count]
+    symbols = spec.universe
     window = demo_window(today or datetime.now(UTC), days, history_days)
     console.print(
         f"demo: {len(symbols)} symbols, {history_days} days of history from "

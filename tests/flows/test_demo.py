@@ -30,7 +30,7 @@ def test_demo_window_ends_before_today_and_cycles_run_on_the_hour_at_minute_5() 
         "2024-03-08",
         "2024-03-11",
     ]
-    assert window.history_start.date().isoformat() == "2024-03-05"
+    assert window.history_start == datetime(2024, 3, 5, 5, tzinfo=UTC)  # midnight New York
     friday_open, friday_close = window.sessions[0]
     times = [t.strftime("%H:%M") for t in cycle_times(friday_open, friday_close)]
     assert times == ["15:05", "16:05", "17:05", "18:05", "19:05", "20:05"]  # 10:05 … 15:05 EST
@@ -43,20 +43,19 @@ def test_short_demo_trades_once_per_decision_and_a_rerun_duplicates_nothing(
     for name in ("ALPACA_TRADING_URL", "ALPACA_DATA_URL", "ALPACA_API_KEY", "ALPACA_SECRET_KEY"):
         monkeypatch.setenv(name, "")
     monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     monkeypatch.setenv("TRADING_HOME", str(tmp_path / "home"))
     console = Console(file=(tmp_path / "demo.log").open("w"), width=120)
 
-    first = run_demo(
-        Settings(), days=1, history_days=10, symbol_count=4, console=console, today=TODAY
-    )
+    first = run_demo(Settings(), days=1, history_days=10, console=console, today=TODAY)
     after_first = table_counts(engine)
-    second = run_demo(
-        Settings(), days=1, history_days=10, symbol_count=4, console=console, today=TODAY
-    )
+    second = run_demo(Settings(), days=1, history_days=10, console=console, today=TODAY)
     after_second = table_counts(engine)
 
     assert first.cycles == 6
-    assert after_first["raw.bars"] == 4 * 11 * 7  # 10 days of history plus the demo day
+    # 10 symbols × (10 full days of history + the demo day but its 15:00 bar, complete at close)
+    assert after_first["raw.bars"] == 10 * (11 * 7 - 1)
     assert after_first["marts.signals"] > 0
     with engine.connect() as conn:
         submitted = (
