@@ -75,13 +75,6 @@ def cycle_times(open_at: datetime, close_at: datetime) -> list[datetime]:
     return [t for t in times if open_at < t < close_at]
 
 
-def _start_prefect_server() -> None:
-    """Start Prefect's local ephemeral server (it takes seconds) while the demo backfills."""
-    from prefect.server.api.server import SubprocessASGIServer
-
-    SubprocessASGIServer().start()
-
-
 def _clock(url: str) -> datetime:
     response = httpx.get(f"{url}/admin/clock", timeout=30)
     response.raise_for_status()
@@ -106,7 +99,7 @@ def _summary_table(
         equity = conn.execute(
             text("select equity from raw.account_snapshots order by snapshot_at desc limit 1")
         ).scalar()
-        statuses = dict(
+        statuses: dict[str, int] = dict(
             conn.execute(
                 text("select status, count(*) from raw.order_submissions group by status")
             ).all()
@@ -161,7 +154,11 @@ def run_demo(
         f"{window.history_start:%Y-%m-%d}, then {days} trading days hour by hour "
         f"({window.sessions[0][0]:%Y-%m-%d} to {window.sessions[-1][0]:%Y-%m-%d})"
     )
-    prefect_server = threading.Thread(target=_start_prefect_server, daemon=True)
+    # Prefect's local ephemeral server takes seconds to start: start it while the demo backfills.
+    # (Imported here, not in the thread: concurrent first imports of SQLAlchemy can break.)
+    from prefect.server.api.server import SubprocessASGIServer
+
+    prefect_server = threading.Thread(target=SubprocessASGIServer().start, daemon=True)
     if not os.environ.get("PREFECT_API_URL"):
         prefect_server.start()
     with running_simulator(

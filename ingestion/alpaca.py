@@ -18,10 +18,10 @@ class TimeoutSession(Session):
         super().__init__()
         self.timeout = timeout
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """Send the request with the default timeout unless one was given."""
         kwargs.setdefault("timeout", self.timeout)
-        return super().request(method, url, *args, **kwargs)
+        return super().request(*args, **kwargs)
 
 
 def trading_client(settings: Settings) -> TradingClient:

@@ -115,11 +115,11 @@ def backfill(
 def watermarks(engine: Engine, timeframe: Timeframe) -> dict[str, datetime]:
     """The newest bar start per symbol already landed for this timeframe."""
     with engine.connect() as conn:
-        rows = conn.execute(
+        rows: list[tuple[str, datetime]] = conn.execute(  # type: ignore[assignment]
             text("select symbol, max(ts) from raw.bars where timeframe = :tf group by symbol"),
             {"tf": timeframe.name},
         ).all()
-    return {symbol: ts for symbol, ts in rows}
+    return {str(symbol): ts for symbol, ts in rows}
 
 
 def load_new_bars(

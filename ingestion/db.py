@@ -79,7 +79,8 @@ def land_bars(conn: Connection, bars: pl.DataFrame, source: str) -> tuple[int, i
     )
     frame = bars.with_columns(pl.lit(source).alias("source")).select(BAR_COLUMNS)
     copy_frame(conn, "incoming_bars", frame)
-    inserted, changed = conn.execute(text(UPSERT_BARS)).one()
+    counts = conn.execute(text(UPSERT_BARS)).one()
+    inserted, changed = int(counts[0]), int(counts[1])
     conn.execute(text("truncate incoming_bars"))
     return inserted, changed, bars.height - inserted - changed
 

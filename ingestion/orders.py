@@ -72,8 +72,8 @@ def sync_orders(client: TradingClient, engine: Engine) -> int:
         direction="asc",  # type: ignore[arg-type]
         after=since - timedelta(seconds=1) if since else None,
     )
-    orders = client.get_orders(request)
+    orders: list[Order] = client.get_orders(request)  # type: ignore[assignment]
     if orders:
         with engine.begin() as conn:
-            conn.execute(UPSERT_ORDER, [order_row(o) for o in orders])  # type: ignore[union-attr]
-    return len(orders)  # type: ignore[arg-type]
+            conn.execute(UPSERT_ORDER, [order_row(o) for o in orders])
+    return len(orders)
