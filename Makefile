@@ -36,7 +36,7 @@ dashboard: setup
 	$(BIN)/trading dashboard
 
 bench: setup
-	$(BIN)/trading bench
+	$(BIN)/trading bench ingest
 
 lock:
 	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev]'

@@ -235,6 +235,43 @@ def demo(
     run_demo(_settings(), days=days, history_days=history_days, console=console)
 
 
+bench_app = typer.Typer(help="Benchmarks; results belong in docs/benchmarks.md.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("ingest")
+def bench_ingest_command(
+    symbols: Annotated[int, typer.Option(help="Synthetic symbols")] = 500,
+    hours: Annotated[int, typer.Option(help="Hourly bars per symbol")] = 2000,
+) -> None:
+    """Land symbols × hours bars: our path vs plain COPY vs pandas to_sql, then unchanged."""
+    from rich.table import Table
+
+    from config.database import resolve_connection
+    from flows.bench import bench_ingest
+
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+    result = bench_ingest(resolve_connection(_settings()), symbols, hours)
+    table = Table(title=f"landing {result.rows:,} bars")
+    table.add_column("path")
+    table.add_column("rows/s", justify="right")
+    table.add_column("vs plain COPY", justify="right")
+    for name, rate in (
+        ("validate + COPY + upsert (first landing)", result.landing),
+        ("same rows again (nothing changed)", result.unchanged),
+        ("plain COPY into an empty unlogged table", result.plain_copy),
+        ("pandas DataFrame.to_sql", result.to_sql),
+    ):
+        table.add_row(name, f"{rate:,.0f}", f"{rate / result.plain_copy:.0%}")
+    console.print(table)
+    console.print(
+        f"first landing is {result.landing / result.to_sql:.1f}x to_sql; "
+        f"unchanged re-landing is {result.unchanged / result.landing:.1f}x the first; "
+        f"peak memory {result.peak_memory_mb:,.0f} MB"
+    )
+
+
 def main() -> None:
     """Entry point for `python -m flows.cli`."""
     app()
