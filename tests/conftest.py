@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,14 +34,14 @@ def _admin(server: Connection) -> Engine:
     )
 
 
-@pytest.fixture
-def fresh_database(postgres_server: Connection) -> Iterator[Connection]:
-    """A new, empty database with the raw schema migrated; dropped afterwards."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = _admin(postgres_server)
+@contextmanager
+def migrated_database(server: Connection, name: str) -> Iterator[Connection]:
+    """Create database `name` (replacing a leftover), migrate the raw schema, drop it after."""
+    admin = _admin(server)
     with admin.connect() as conn:
+        conn.execute(text(f'drop database if exists "{name}" with (force)'))
         conn.execute(text(f'create database "{name}"'))
-    connection = postgres_server.with_dbname(name)
+    connection = server.with_dbname(name)
     engine = make_engine(connection)
     migrate(engine)
     engine.dispose()
@@ -50,6 +51,13 @@ def fresh_database(postgres_server: Connection) -> Iterator[Connection]:
         with admin.connect() as conn:
             conn.execute(text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
+
+
+@pytest.fixture
+def fresh_database(postgres_server: Connection) -> Iterator[Connection]:
+    """A new, empty database with the raw schema migrated; dropped afterwards."""
+    with migrated_database(postgres_server, f"test_{uuid.uuid4().hex[:12]}") as connection:
+        yield connection
 
 
 @pytest.fixture

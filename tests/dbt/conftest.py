@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 
 from config.database import Connection, make_engine
 from flows.dbt import run_dbt
-from ingestion.migrate import migrate
+from tests.conftest import migrated_database
 
 # Every invocation passes the same vars: a change of vars makes dbt re-parse the whole project.
 DBT_AS_OF = datetime(2026, 1, 7, 6, 5, tzinfo=UTC)
@@ -27,23 +27,8 @@ def module_database(postgres_server: Connection) -> Iterator[Connection]:
 
     Its name is the same for every module of this process: dbt re-parses the whole project
     when the profile (which includes the database name) changes."""
-    name = f"test_dbt_{os.getpid()}"
-    admin = make_engine(postgres_server.with_dbname("postgres")).execution_options(
-        isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        conn.execute(text(f'create database "{name}"'))
-    connection = postgres_server.with_dbname(name)
-    engine = make_engine(connection)
-    migrate(engine)
-    engine.dispose()
-    try:
+    with migrated_database(postgres_server, f"test_dbt_{os.getpid()}") as connection:
         yield connection
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")
