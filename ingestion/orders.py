@@ -10,6 +10,7 @@ from alpaca.trading.models import Order
 from alpaca.trading.requests import GetOrdersRequest
 from sqlalchemy import Engine, text
 
+PAGE_LIMIT = 500
 TERMINAL = ("filled", "canceled", "expired", "rejected", "replaced", "done_for_day")
 
 UPSERT_ORDER = text(
@@ -64,16 +65,27 @@ def _sync_from(engine: Engine) -> datetime | None:
 
 
 def sync_orders(client: TradingClient, engine: Engine) -> int:
-    """Upsert every order the broker has changed since the last sync; returns the count."""
+    """Upsert every order the broker has changed since the last sync; returns the count.
+
+    GET /v2/orders returns at most 500 orders and has no page token: page by moving `after`
+    (exclusive) to just before the last order's submission time, until a page brings nothing new.
+    """
     since = _sync_from(engine)
-    request = GetOrdersRequest(
-        status=QueryOrderStatus.ALL,
-        limit=500,
-        direction="asc",  # type: ignore[arg-type]
-        after=since - timedelta(seconds=1) if since else None,
-    )
-    orders: list[Order] = client.get_orders(request)  # type: ignore[assignment]
-    if orders:
-        with engine.begin() as conn:
-            conn.execute(UPSERT_ORDER, [order_row(o) for o in orders])
-    return len(orders)
+    after = since - timedelta(seconds=1) if since else None
+    seen: set[str] = set()
+    while True:
+        request = GetOrdersRequest(
+            status=QueryOrderStatus.ALL,
+            limit=PAGE_LIMIT,
+            direction="asc",  # type: ignore[arg-type]
+            after=after,
+        )
+        orders: list[Order] = client.get_orders(request)  # type: ignore[assignment]
+        new = [o for o in orders if str(o.id) not in seen]
+        if new:
+            with engine.begin() as conn:
+                conn.execute(UPSERT_ORDER, [order_row(o) for o in new])
+            seen.update(str(o.id) for o in new)
+        if len(orders) < PAGE_LIMIT or not new:
+            return len(seen)
+        after = orders[-1].submitted_at - timedelta(microseconds=1)
