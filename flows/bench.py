@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 from config.database import Connection, make_engine
 from ingestion.bars import land_fetched
 from ingestion.db import RunRecord, copy_frame
-from ingestion.migrate import migrate
+from ingestion.migrate import scratch_database
 from ingestion.timeframes import parse_timeframe
 from ingestion.validate import BARS_SCHEMA
 
@@ -62,22 +62,13 @@ def synthetic_bars(symbols: int, hours: int, seed: int = 7) -> pl.DataFrame:
     )
 
 
-def _scratch_engine(server: Connection) -> Engine:
-    admin = make_engine(server.with_dbname("postgres")).execution_options(
-        isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f"drop database if exists {BENCH_DATABASE} with (force)"))
-        conn.execute(text(f"create database {BENCH_DATABASE}"))
-    admin.dispose()
-    engine = make_engine(server.with_dbname(BENCH_DATABASE))
-    migrate(engine)
+def _comparison_tables(engine: Engine) -> None:
+    """Empty unlogged copies of raw.bars for the plain COPY and the to_sql runs."""
     with engine.begin() as conn:
         for copy in ("bench_copy", "bench_to_sql"):
             conn.execute(
                 text(f"create unlogged table raw.{copy} (like raw.bars including defaults)")
             )
-    return engine
 
 
 def _rate(rows: int, seconds: float) -> float:
@@ -87,8 +78,9 @@ def _rate(rows: int, seconds: float) -> float:
 def bench_ingest(server: Connection, symbols: int, hours: int) -> BenchResult:
     """Land symbols × hours bars three ways in a scratch database (dropped afterwards)."""
     bars = synthetic_bars(symbols, hours)
-    engine = _scratch_engine(server)
-    try:
+    with scratch_database(server, BENCH_DATABASE) as database:
+        engine = make_engine(database)
+        _comparison_tables(engine)
         now = datetime.now(UTC)
         began = time.perf_counter()
         run = land_fetched(engine, bars, HOUR, RunRecord("bars", "bench", {}), now)
@@ -112,14 +104,7 @@ def bench_ingest(server: Connection, symbols: int, hours: int) -> BenchResult:
         began = time.perf_counter()
         pandas_frame.to_sql("bench_to_sql", engine, schema="raw", if_exists="append", index=False)
         to_sql = time.perf_counter() - began
-    finally:
         engine.dispose()
-        admin = make_engine(server.with_dbname("postgres")).execution_options(
-            isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f"drop database if exists {BENCH_DATABASE} with (force)"))
-        admin.dispose()
     rows = bars.height
     return BenchResult(
         rows=rows,

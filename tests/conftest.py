@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from config.database import Connection, make_engine, parse_url, resolve_connection
 from config.settings import Settings
-from ingestion.migrate import migrate
+from ingestion.migrate import scratch_database
 
 
 @pytest.fixture(scope="session")
@@ -28,35 +27,10 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Connection:
     )
 
 
-def _admin(server: Connection) -> Engine:
-    return make_engine(server.with_dbname("postgres")).execution_options(
-        isolation_level="AUTOCOMMIT"
-    )
-
-
-@contextmanager
-def migrated_database(server: Connection, name: str) -> Iterator[Connection]:
-    """Create database `name` (replacing a leftover), migrate the raw schema, drop it after."""
-    admin = _admin(server)
-    with admin.connect() as conn:
-        conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        conn.execute(text(f'create database "{name}"'))
-    connection = server.with_dbname(name)
-    engine = make_engine(connection)
-    migrate(engine)
-    engine.dispose()
-    try:
-        yield connection
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
-
-
 @pytest.fixture
 def fresh_database(postgres_server: Connection) -> Iterator[Connection]:
     """A new, empty database with the raw schema migrated; dropped afterwards."""
-    with migrated_database(postgres_server, f"test_{uuid.uuid4().hex[:12]}") as connection:
+    with scratch_database(postgres_server, f"test_{uuid.uuid4().hex[:12]}") as connection:
         yield connection
 
 

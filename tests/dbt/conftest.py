@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 
 from config.database import Connection, make_engine
 from flows.dbt import run_dbt
-from tests.conftest import migrated_database
+from ingestion.migrate import scratch_database
 
 # Every invocation passes the same vars: a change of vars makes dbt re-parse the whole project.
 DBT_AS_OF = datetime(2026, 1, 7, 6, 5, tzinfo=UTC)
@@ -27,7 +27,7 @@ def module_database(postgres_server: Connection) -> Iterator[Connection]:
 
     Its name is the same for every module of this process: dbt re-parses the whole project
     when the profile (which includes the database name) changes."""
-    with migrated_database(postgres_server, f"test_dbt_{os.getpid()}") as connection:
+    with scratch_database(postgres_server, f"test_dbt_{os.getpid()}") as connection:
         yield connection
 
 
