@@ -1,4 +1,4 @@
-"""The simulator's HTTP API: Alpaca-compatible `/v2/...` routes plus `/admin/clock`."""
+"""The simulator's HTTP API: Alpaca-compatible `/v2/...` routes plus `/admin/...` controls."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simulator.calendar import NEW_YORK, Session, ny_date
+from simulator.faults import FaultMiddleware, parse_fault_settings
 from simulator.market import Asset, parse_timeframe
 from simulator.wire import (
     CODE_BAD_REQUEST,
@@ -245,6 +246,10 @@ def create_app(sim: Simulator) -> FastAPI:
         return _error(500, CODE_INTERNAL, f"internal server error: {exc}")
 
     app.add_middleware(_AuthMiddleware)
+    # Added last, so it runs first: it counts and faults even requests that would fail auth.
+    app.add_middleware(
+        FaultMiddleware, faults=sim.faults, requests=sim.requests, limiter=sim.rate_limiter
+    )
 
     # -- market data -------------------------------------------------------------------------
 
@@ -446,5 +451,34 @@ def create_app(sim: Simulator) -> FastAPI:
         except (TypeError, ValueError) as exc:
             raise unprocessable(str(exc)) from exc
         return _admin_state(sim, sim.sync())
+
+    @app.get("/admin/faults")
+    def get_admin_faults() -> dict[str, Any]:
+        """Admin: the fault rules, each with how often it `fired` and `remains` (null: no cap)."""
+        return sim.faults.snapshot()
+
+    @app.post("/admin/faults")
+    def post_admin_faults(payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        """Admin: replace the fault plan with `{"faults": [rule, ...], "seed": int}`."""
+        settings = parse_fault_settings(payload)
+        sim.faults.replace(settings.faults, settings.seed)
+        return sim.faults.snapshot()
+
+    @app.delete("/admin/faults")
+    def delete_admin_faults() -> dict[str, Any]:
+        """Admin: remove every fault rule."""
+        sim.faults.clear()
+        return sim.faults.snapshot()
+
+    @app.get("/admin/requests")
+    def get_admin_requests() -> dict[str, Any]:
+        """Admin: requests received per "METHOD /path" (admin requests are not counted)."""
+        return {"requests": sim.requests.counts()}
+
+    @app.delete("/admin/requests")
+    def delete_admin_requests() -> dict[str, Any]:
+        """Admin: reset the request counts."""
+        sim.requests.reset()
+        return {"requests": sim.requests.counts()}
 
     return app

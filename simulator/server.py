@@ -8,6 +8,11 @@ slash) and any key pair. Drive the clock with `GET/POST /admin/clock`, e.g.
 
 With a state file, a restarted simulator keeps its orders, fills and cash, and its clock resumes at
 max(start, the last simulated time recorded in the file) so that time never goes backwards.
+
+Misbehaviour for client tests (see simulator.faults): pass `faults=[FaultRule(...)]` or use
+`POST/GET/DELETE /admin/faults`; `GET/DELETE /admin/requests` counts requests per "METHOD /path";
+`rate_limit_per_minute=N` refuses a key's requests beyond N per sliding minute with 429s. Every
+non-admin answer carries `X-Ratelimit-Limit/Remaining/Reset`.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import http.client
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +35,14 @@ from simulator.app import create_app
 from simulator.broker import Broker
 from simulator.calendar import FIRST_SESSION, LAST_SESSION, NEW_YORK, MarketCalendar
 from simulator.clock import SimClock
+from simulator.faults import (
+    DEFAULT_FAULT_SEED,
+    FaultableH11Protocol,
+    FaultPlan,
+    FaultRule,
+    RateLimiter,
+    RequestCounter,
+)
 from simulator.market import DEFAULT_SEED, Market
 
 HOST = "127.0.0.1"
@@ -49,8 +62,14 @@ class Simulator:
         state_path: Path | None = None,
         seed: int = DEFAULT_SEED,
         max_bars_per_page: int = 10_000,
+        faults: Sequence[FaultRule] = (),
+        fault_seed: int = DEFAULT_FAULT_SEED,
+        rate_limit_per_minute: int | None = None,
     ) -> None:
         self.max_bars_per_page = max_bars_per_page
+        self.faults = FaultPlan(faults, fault_seed)
+        self.requests = RequestCounter()
+        self.rate_limiter = RateLimiter(rate_limit_per_minute)
         self.calendar = MarketCalendar()
         self.market = Market(self.calendar, seed)
         self.broker = Broker(self.market, state_path)
@@ -117,6 +136,7 @@ class SimulatorHandle:
 def _uvicorn_config(sim: Simulator, **kwargs: object) -> uvicorn.Config:
     return uvicorn.Config(
         create_app(sim),
+        http=FaultableH11Protocol,
         log_level="warning",
         access_log=False,
         log_config=None,
@@ -133,10 +153,15 @@ def running_simulator(
     port: int = 0,
     seed: int = DEFAULT_SEED,
     max_bars_per_page: int = 10_000,
+    faults: Sequence[FaultRule] = (),
+    fault_seed: int = DEFAULT_FAULT_SEED,
+    rate_limit_per_minute: int | None = None,
 ) -> Iterator[SimulatorHandle]:
     """Serve a simulator on 127.0.0.1 in a background thread (port 0 = any free port).
 
     `max_bars_per_page` caps each bars page below the requested `limit`, as the real API may.
+    `faults` is the initial fault plan (rates drawn with `fault_seed`); `rate_limit_per_minute`
+    turns on a real per-API-key limit.
     """
     sim = Simulator(
         start=start,
@@ -144,6 +169,9 @@ def running_simulator(
         state_path=state_path,
         seed=seed,
         max_bars_per_page=max_bars_per_page,
+        faults=faults,
+        fault_seed=fault_seed,
+        rate_limit_per_minute=rate_limit_per_minute,
     )
     # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets when proto is TCP.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -194,16 +222,33 @@ def serve(
     speed: float = 1.0,
     state_path: Path | None = None,
     seed: int = DEFAULT_SEED,
+    *,
+    faults: Sequence[FaultRule] = (),
+    fault_seed: int = DEFAULT_FAULT_SEED,
+    rate_limit_per_minute: int | None = None,
 ) -> None:
-    """Serve the simulator on host:port until interrupted (blocking); loopback hosts only."""
+    """Serve the simulator on host:port until interrupted (blocking); loopback hosts only.
+
+    `faults`, `fault_seed` and `rate_limit_per_minute` are as for `running_simulator`.
+    """
     if host not in _LOOPBACK:
         raise ValueError(f"the simulator binds only to 127.0.0.1, not {host!r}")
-    sim = Simulator(start=start, speed=speed, state_path=state_path, seed=seed)
+    sim = Simulator(
+        start=start,
+        speed=speed,
+        state_path=state_path,
+        seed=seed,
+        faults=faults,
+        fault_seed=fault_seed,
+        rate_limit_per_minute=rate_limit_per_minute,
+    )
     logger.bind(
         url=f"http://{HOST}:{port}",
         start=sim.clock.now().isoformat(),
         speed=speed,
         state=str(state_path) if state_path else None,
+        faults=len(faults),
+        rate_limit_per_minute=rate_limit_per_minute,
     ).info("simulator serving")
     try:
         uvicorn.Server(_uvicorn_config(sim, host=HOST, port=port)).run()
