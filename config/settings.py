@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ALPACA_PAPER_URL = "https://paper-api.alpaca.markets"
@@ -40,6 +42,26 @@ class Settings(BaseSettings):
         default=Path(".trading"), description="Embedded database and local state."
     )
     alpaca_timeout_seconds: float = Field(default=30.0, gt=0)
+    alpaca_rate_limit_per_minute: int = Field(
+        default=190,
+        gt=0,
+        description="Client-side cap on Alpaca requests per minute (Alpaca allows 200).",
+    )
+    alpaca_max_attempts: int = Field(
+        default=5, ge=1, description="Attempts for a read after 429, 5xx, timeouts, drops."
+    )
+    ingest_start: str = Field(
+        default="60d",
+        description="Where a first bars run starts: a date (2024-01-02) or days back (60d).",
+    )
+    ingest_lookback_hours: float = Field(
+        default=3.0,
+        ge=0,
+        description="Later runs refetch this far behind the watermark to catch corrected bars.",
+    )
+    ingest_max_close_jump_pct: float = Field(
+        default=20.0, gt=0, description="A close moving more than this % is flagged suspect."
+    )
     alpaca_feed: str | None = Field(
         default=None, description="Bars feed (iex or sip); unset → API default."
     )
@@ -48,6 +70,19 @@ class Settings(BaseSettings):
         default=False,
         description="Show every dbt node as its own Prefect task (slower: ~0.4 s per node).",
     )
+
+    @field_validator("ingest_start")
+    @classmethod
+    def _start_is_a_date_or_days(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+d|\d{4}-\d{2}-\d{2}", value.strip()):
+            raise ValueError(f"INGEST_START must be a date (2024-01-02) or days (60d): {value!r}")
+        return value.strip()
+
+    def ingest_start_at(self, now: datetime) -> datetime:
+        """Where a first bars run starts: INGEST_START as a UTC date, or days before `now`."""
+        if self.ingest_start.endswith("d"):
+            return now - timedelta(days=int(self.ingest_start[:-1]))
+        return datetime.fromisoformat(self.ingest_start).replace(tzinfo=UTC)
 
     @model_validator(mode="after")
     def _live_needs_confirmation(self) -> Settings:

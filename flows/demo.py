@@ -22,9 +22,11 @@ from sqlalchemy import Engine, text
 from config.database import make_engine, resolve_connection
 from config.settings import Settings
 from flows.dbt import run_dbt
+from flows.ingest import landing_options
 from flows.pipeline import CycleSummary, hourly_cycle
 from ingestion.alpaca import data_client, trading_client
 from ingestion.bars import backfill
+from ingestion.db import totals
 from ingestion.migrate import migrate
 from ingestion.timeframes import parse_timeframe
 from strategies.spec import load_specs
@@ -171,7 +173,7 @@ def run_demo(
         engine = make_engine(connection)
         migrate(engine)
         timeframe = parse_timeframe(spec.timeframe)
-        run = backfill(
+        runs = backfill(
             data_client(demo_settings),
             trading_client(demo_settings),
             engine,
@@ -179,9 +181,12 @@ def run_demo(
             timeframe,
             window.history_start,
             window.start,
+            options=landing_options(demo_settings),
         )
+        total = totals(runs)
         console.print(
-            f"backfill: {run.fetched} bars fetched, {run.landed} landed, {run.unchanged} unchanged"
+            f"backfill: {total.fetched} bars fetched, {total.landed} landed, "
+            f"{total.unchanged} unchanged"
         )
         run_dbt(["parse", "--quiet"], connection)  # the cycles' builds then only re-parse changes
         if prefect_server.is_alive():
@@ -217,4 +222,4 @@ def run_demo(
         console.print(_summary_table(engine, len(sim_orders), last, len(hours)))
         engine.dispose()
     console.print("open the dashboard: [bold]make dashboard[/] (or `trading dashboard`)")
-    return DemoResult(cycles=len(hours), backfill_landed=run.landed, simulator_orders=sim_orders)
+    return DemoResult(cycles=len(hours), backfill_landed=total.landed, simulator_orders=sim_orders)

@@ -19,6 +19,7 @@ from config.settings import Settings, load_settings
 from execution.orders import approved_orders
 from execution.submit import submit_orders
 from flows.dbt import DBT_PROJECT_DIR, export_dbt_env
+from flows.ingest import landing_options
 from ingestion.account import snapshot_account
 from ingestion.alpaca import data_client, trading_client
 from ingestion.bars import load_new_bars
@@ -27,7 +28,6 @@ from ingestion.orders import sync_orders
 from ingestion.timeframes import parse_timeframe
 from strategies.spec import StrategySpec, load_specs
 
-FIRST_LOAD_LOOKBACK = timedelta(days=30)
 TRADING_GATE = "+exposure:alpaca_executor"
 DASHBOARD = "+exposure:streamlit_dashboard"
 AS_OF_ENV = "TRADING_AS_OF"
@@ -64,17 +64,19 @@ def load(
         symbols = sorted(
             {s for spec in specs if spec.timeframe == timeframe_name for s in spec.universe}
         )
-        run = load_new_bars(
+        runs = load_new_bars(
             data,
             trading,
             engine,
             symbols,
             parse_timeframe(timeframe_name),
-            default_start=as_of - FIRST_LOAD_LOOKBACK,
+            default_start=settings.ingest_start_at(as_of),
             until=as_of,
+            lookback=timedelta(hours=settings.ingest_lookback_hours),
+            options=landing_options(settings),
         )
-        landed += run.landed
-        quarantined += run.quarantined
+        landed += sum(run.landed + run.corrected for run in runs)
+        quarantined += sum(run.quarantined for run in runs)
     sync_orders(trading, engine)
     sync_fills(trading, engine)
     return landed, quarantined

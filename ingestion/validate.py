@@ -40,12 +40,21 @@ def _show(name: str) -> pl.Expr:
     return pl.col(name).cast(pl.String).fill_null("null")
 
 
-def _rules(timeframe: Timeframe, now: datetime) -> list[tuple[pl.Expr, pl.Expr]]:
+def _rules(
+    timeframe: Timeframe, now: datetime, known: set[str] | None
+) -> list[tuple[pl.Expr, pl.Expr]]:
     """(is-bad condition, reason) pairs, checked in order; the first failing one is reported."""
     rules: list[tuple[pl.Expr, pl.Expr]] = [
         (pl.col("ts").is_null(), pl.lit("missing ts")),
         (pl.col("symbol").is_null() | (pl.col("symbol") == ""), pl.lit("missing symbol")),
     ]
+    if known is not None:
+        rules.append(
+            (
+                ~pl.col("symbol").is_in(sorted(known)),
+                pl.format("unknown symbol: symbol = {} (not an Alpaca asset)", _show("symbol")),
+            )
+        )
     for price in PRICES:
         rules.append(
             (
@@ -102,9 +111,14 @@ def _on_grid(timeframe: Timeframe) -> pl.Expr:
     return (local.dt.hour() == 0) & (local.dt.minute() == 0) & (local.dt.second() == 0)
 
 
-def check_bars(bars: pl.DataFrame, timeframe: Timeframe, now: datetime) -> Checked:
-    """Split a batch of bars (BARS_SCHEMA columns) into valid rows and rejected rows."""
-    reasons = [pl.when(bad).then(reason) for bad, reason in _rules(timeframe, now)]
+def check_bars(
+    bars: pl.DataFrame, timeframe: Timeframe, now: datetime, known: set[str] | None = None
+) -> Checked:
+    """Split a batch of bars (BARS_SCHEMA columns) into valid rows and rejected rows.
+
+    `known` is the broker's asset list for data fetched from Alpaca; a file brings its own symbols.
+    """
+    reasons = [pl.when(bad).then(reason) for bad, reason in _rules(timeframe, now, known)]
     marked = bars.with_columns(pl.coalesce(reasons).alias("reason"))
     valid = marked.filter(pl.col("reason").is_null()).drop("reason")
     rejected = marked.filter(pl.col("reason").is_not_null())

@@ -17,6 +17,10 @@ tests/simulator/test_faults.py):
 - "drop_after": processed, then dropped like "drop" (also `ConnectionError`).
 - "truncate": processed; the handler's status and headers with the first half of its body and a
   matching Content-Length, so `response.json()` raises `requests.exceptions.JSONDecodeError`.
+- "empty_token": processed; a last page's `"next_page_token": null` becomes `""` (a server quirk
+  on which alpaca-py's own pager loops forever).
+- "repeat_token": processed; the page's `next_page_token` becomes the token the request sent, so
+  a pager that trusts it asks for the same page again and again.
 Any kind other than "hang" first waits `delay_seconds` when given. Rules never apply to `/admin`.
 
 Dropping a connection needs the socket, which ASGI does not expose: `FaultableH11Protocol` (the
@@ -26,6 +30,7 @@ protocol simulator.server runs uvicorn with) puts it into each request's scope s
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import random
 import threading
@@ -34,6 +39,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
+from urllib.parse import parse_qs
 
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -45,8 +51,20 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from simulator.wire import unprocessable
 
 FaultKind = Literal[
-    "429", "500", "503", "504", "504_after", "slow", "hang", "drop", "drop_after", "truncate"
+    "429",
+    "500",
+    "503",
+    "504",
+    "504_after",
+    "slow",
+    "hang",
+    "drop",
+    "drop_after",
+    "truncate",
+    "empty_token",
+    "repeat_token",
 ]
+_PROCESSED_FIRST = ("504_after", "drop_after", "truncate", "empty_token", "repeat_token")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 DEFAULT_FAULT_SEED = 0
 DEFAULT_DELAYS: dict[str, float] = {"slow": 1.0, "hang": 30.0}
@@ -377,24 +395,45 @@ async def _apply(rule: FaultRule, app: ASGIApp, scope: Scope, receive: Receive, 
     if rule.kind == "drop":
         await _drop(scope, receive)
         return
-    if rule.kind in ("504_after", "drop_after", "truncate"):
+    if rule.kind in _PROCESSED_FIRST:
         capture = _Capture()
         await app(scope, receive, capture)  # really processed: an order is placed
         if rule.kind == "drop_after":
             await _drop(scope, receive)
             return
-        if rule.kind == "truncate":
-            body = bytes(capture.body[: len(capture.body) // 2])
-            headers = [
-                (k, v) for k, v in capture.start.get("headers", []) if k != b"content-length"
-            ]
-            headers.append((b"content-length", str(len(body)).encode()))
-            await send({**capture.start, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+        if rule.kind != "504_after":
+            await _send_body(send, capture.start, _altered_body(rule, scope, bytes(capture.body)))
             return
     status, code, message = _ERRORS[rule.kind]
     response = JSONResponse({"code": code, "message": message}, status_code=status)
     await response(scope, receive, send)
+
+
+def _altered_body(rule: FaultRule, scope: Scope, body: bytes) -> bytes:
+    """The body a processed request is answered with under `rule` (truncated or re-tokened)."""
+    if rule.kind == "truncate":
+        return body[: len(body) // 2]
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(document, dict) or "next_page_token" not in document:
+        return body
+    if rule.kind == "empty_token" and document["next_page_token"] is None:
+        document["next_page_token"] = ""
+    if rule.kind == "repeat_token":
+        sent = parse_qs(scope.get("query_string", b"").decode()).get("page_token")
+        if sent:
+            document["next_page_token"] = sent[0]
+    return json.dumps(document).encode()
+
+
+async def _send_body(send: Send, start: Message, body: bytes) -> None:
+    """Send the captured status and headers with `body` and a Content-Length that matches it."""
+    headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({**start, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _connection(scope: Scope) -> Connection:
