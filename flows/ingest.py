@@ -99,7 +99,7 @@ def status_tables(engine: Engine, now: datetime) -> list[Table]:
         ).all()
         runs = conn.execute(
             text(
-                "select id, kind, source, status, fetched, landed, corrected, unchanged, "
+                "select id, status, fetched, landed, corrected, unchanged, "
                 "quarantined, round(duration_seconds::numeric, 2), finished_at, error "
                 "from raw.ingestion_runs order by id desc limit 10"
             )
@@ -118,21 +118,27 @@ def status_tables(engine: Engine, now: datetime) -> list[Table]:
     for timeframe, source, symbols, oldest, newest in marks:
         behind = _age(now - oldest)  # type: ignore[operator]
         watermarks.add_row(
-            str(timeframe), str(source), str(symbols), str(oldest), str(newest), behind
+            str(timeframe), str(source), str(symbols), _utc(oldest), _utc(newest), behind
         )
     last = Table(title="last runs")
-    for column in ("id", "kind", "source", "status", "fetched", "landed", "corrected"):
-        last.add_column(column)
-    for column in ("unchanged", "quarantined", "seconds", "finished", "error"):
-        last.add_column(column)
-    for row in runs:
-        last.add_row(*["" if v is None else str(v) for v in row])
+    last.add_column("id")
+    last.add_column("status", min_width=9)
+    for column in ("fetched", "landed", "corrected", "unchanged", "quarantined", "seconds"):
+        last.add_column(column, justify="right")
+    last.add_column("finished (UTC)", min_width=16)
+    last.add_column("error")
+    for *counts, finished, error in runs:
+        last.add_row(*["" if v is None else str(v) for v in counts], _utc(finished), error or "")
     held = Table(title="quarantine")
     for column in ("kind", "reason", "rows", "latest"):
         held.add_column(column)
-    for row in quarantine:
-        held.add_row(*[str(v) for v in row])
+    for kind, reason, rows, latest in quarantine:
+        held.add_row(str(kind), str(reason), str(rows), _utc(latest))
     return [watermarks, last, held]
+
+
+def _utc(moment: object) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}" if isinstance(moment, datetime) else ""
 
 
 def _age(delta: timedelta) -> str:

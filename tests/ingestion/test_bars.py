@@ -1,4 +1,4 @@
-"""Bars from the simulator via alpaca-py: complete, versioned, watermarked, validated, observable."""
+"""Bars from the simulator via alpaca-py: complete, versioned, watermarked, validated."""
 
 from __future__ import annotations
 
@@ -165,9 +165,7 @@ def test_a_corrected_bar_lands_as_a_new_version_and_keeps_the_old_one(engine: En
     again = land(engine, [bar(close=100.9), bar(ts=datetime(2024, 1, 2, 16, tzinfo=UTC))])
     assert (first.landed, corrected.corrected, corrected.unchanged) == (2, 1, 1)
     assert (again.landed, again.corrected, again.unchanged) == (0, 0, 2)
-    current = query(
-        engine, "select close, version from raw.bars where ts = '2024-01-02 15:00+00'"
-    )
+    current = query(engine, "select close, version from raw.bars where ts = '2024-01-02 15:00+00'")
     assert [(float(c), v) for c, v in current] == [(100.9, 2)]
     history = query(
         engine,
@@ -218,9 +216,9 @@ def test_every_kind_of_bad_bar_lands_in_quarantine_with_its_own_reason(engine: E
             "unknown symbol: symbol = ZZZZ (not an Alpaca asset)",
         ]
     )
-    payload = query(
-        engine, "select payload from raw.quarantine_bars where reason like 'unknown%'"
-    )[0][0]
+    payload = query(engine, "select payload from raw.quarantine_bars where reason like 'unknown%'")[
+        0
+    ][0]
     assert payload["symbol"] == "ZZZZ" and payload["close"] == 100.5
     assert counts(engine) == {"AAPL": 3}
 

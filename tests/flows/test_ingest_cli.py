@@ -1,0 +1,66 @@
+"""`trading backfill` and `trading ingest status` at the keyboard, against the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from config.database import Connection
+from flows.cli import app
+from simulator.server import SimulatorHandle, running_simulator
+
+NOW = datetime(2024, 3, 8, 21, tzinfo=UTC)  # Friday 16:00 New York
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorHandle]:
+    with running_simulator(start=NOW, speed=0.0) as handle:
+        yield handle
+
+
+@pytest.fixture
+def env(sim: SimulatorHandle, fresh_database: Connection, tmp_path: Path) -> dict[str, str]:
+    return {
+        "DATABASE_URL": fresh_database.sqlalchemy_url.replace("postgresql+psycopg", "postgresql"),
+        "ALPACA_API_KEY": "PKTEST",
+        "ALPACA_SECRET_KEY": "SECRET",
+        "ALPACA_TRADING_URL": sim.url,
+        "ALPACA_DATA_URL": sim.url,
+        "TRADING_HOME": str(tmp_path / "home"),
+        "REDIS_URL": "",
+    }
+
+
+def test_backfill_prints_a_summary_and_status_shows_watermarks_runs_and_quarantine(
+    env: dict[str, str],
+) -> None:
+    runner = CliRunner()
+    args = ["backfill", "--symbols", "AAPL,MSFT", "--start", "2024-03-04", "--end", "2024-03-08"]
+    landed = runner.invoke(app, args, env=env)
+    assert landed.exit_code == 0, landed.output
+    assert "AAPL" in landed.output and "landed" in landed.output
+    assert "56" in landed.output  # Monday to Thursday: 4 sessions × 7 bars × 2 symbols
+
+    status = runner.invoke(app, ["ingest", "status"], env=env, terminal_width=200)
+    assert status.exit_code == 0, status.output
+    assert "watermarks" in status.output and "1Hour" in status.output
+    assert "2024-03-07 20:00" in status.output  # Thursday's last bar
+    assert "succeeded" in status.output and "quarantine" in status.output
+
+
+def test_backfill_names_an_unknown_symbol_and_a_bad_timeframe(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    unknown = runner.invoke(
+        app, ["backfill", "--symbols", "AAPL,QQQQQ", "--start", "2024-03-04"], env=env
+    )
+    assert unknown.exit_code == 2 and "QQQQQ" in unknown.output
+    bad = runner.invoke(
+        app,
+        ["backfill", "--symbols", "AAPL", "--start", "2024-03-04", "--timeframe", "7Weeks"],
+        env=env,
+    )
+    assert bad.exit_code == 2 and "7Weeks" in bad.output
