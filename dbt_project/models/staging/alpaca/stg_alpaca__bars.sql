@@ -13,6 +13,9 @@ source as (
         trade_count,
         vwap,
         source,
+        version,
+        is_suspect,
+        suspect_reason,
         ingested_at
     from {{ source('alpaca', 'bars') }}
 ),
@@ -31,6 +34,9 @@ renamed as (
         cast(trade_count as bigint) as trade_count,
         cast(vwap as numeric) as vwap,
         cast(source as text) as data_source,
+        cast(version as integer) as version,
+        cast(is_suspect as boolean) as is_suspect,
+        cast(suspect_reason as text) as suspect_reason,
         cast(ingested_at as timestamptz) as ingested_at
     from source
 )
