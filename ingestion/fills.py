@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
 from alpaca.trading.client import TradingClient
-from pydantic import BaseModel
-from sqlalchemy import Engine, text
+from pydantic import AwareDatetime, BaseModel
+from sqlalchemy import Connection, Engine, text
+
+from ingestion.records import (
+    ALPACA,
+    check_records,
+    fetch_records,
+    payload_json,
+    quarantine_records,
+    record_key,
+)
 
 PAGE_SIZE = 100
 
@@ -19,7 +27,7 @@ class FillActivity(BaseModel):
 
     id: str
     activity_type: Literal["FILL"]
-    transaction_time: datetime
+    transaction_time: AwareDatetime
     type: str
     price: Decimal
     qty: Decimal
@@ -45,6 +53,28 @@ def _last_fill_id(engine: Engine) -> str | None:
         return conn.execute(text("select max(id) from raw.fills")).scalar()
 
 
+def land_fills(conn: Connection, records: Sequence[Any]) -> int:
+    """Insert decoded FILL activities, quarantining malformed ones; returns how many were new."""
+    checked = check_records(FillActivity, records, key_field="id")
+    quarantine_records(conn, "fill", ALPACA, checked.rejected)
+    if not checked.valid:
+        return 0
+    result = conn.execute(
+        INSERT_FILL,
+        [{**fill.model_dump(), "payload": payload_json(raw)} for fill, raw in checked.valid],
+    )
+    return result.rowcount
+
+
+def _next_page_token(page: Sequence[Any]) -> str | None:
+    """The id of the page's last activity that has one (a malformed last record may not)."""
+    for record in reversed(page):
+        key = record_key(record, "id")
+        if key is not None:
+            return key
+    return None
+
+
 def sync_fills(client: TradingClient, engine: Engine) -> int:
     """Fetch every fill after the newest one we hold; returns how many were new."""
     page_token = _last_fill_id(engine)
@@ -53,18 +83,12 @@ def sync_fills(client: TradingClient, engine: Engine) -> int:
         params: dict[str, Any] = {"direction": "asc", "page_size": PAGE_SIZE}
         if page_token:
             params["page_token"] = page_token
-        page = client.get("/account/activities/FILL", params) or []
-        fills = [FillActivity.model_validate(item) for item in page]  # type: ignore[union-attr]
-        if fills:
+        page = fetch_records(client, "/account/activities/FILL", params)
+        if page:
             with engine.begin() as conn:
-                result = conn.execute(
-                    INSERT_FILL,
-                    [
-                        {**fill.model_dump(), "payload": json.dumps(raw, default=str)}
-                        for fill, raw in zip(fills, page, strict=True)  # type: ignore[arg-type]
-                    ],
-                )
-                new += result.rowcount
-        if len(fills) < PAGE_SIZE:
+                new += land_fills(conn, page)
+        if len(page) < PAGE_SIZE:
             return new
-        page_token = fills[-1].id
+        page_token = _next_page_token(page)
+        if page_token is None:
+            return new

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
 
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
-from alpaca.trading.models import Order
 from alpaca.trading.requests import GetOrdersRequest
-from sqlalchemy import Engine, text
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import Connection, Engine, text
+
+from ingestion.records import (
+    ALPACA,
+    check_records,
+    fetch_records,
+    payload_json,
+    quarantine_records,
+    record_key,
+)
 
 PAGE_LIMIT = 500
 TERMINAL = ("filled", "canceled", "expired", "rejected", "replaced", "done_for_day")
@@ -27,29 +39,45 @@ UPSERT_ORDER = text(
 )
 
 
-def order_row(order: Order) -> dict[str, object]:
-    """The raw.orders columns of one alpaca-py Order."""
+class OrderRecord(BaseModel):
+    """One order as GET /v2/orders returns it (numbers arrive as strings)."""
+
+    id: str = Field(min_length=1)
+    client_order_id: str
+    symbol: str = Field(min_length=1)
+    side: Literal["buy", "sell"]
+    order_type: str = Field(min_length=1)
+    time_in_force: Literal["day", "gtc", "opg", "cls", "ioc", "fok"]
+    qty: Decimal | None = None
+    notional: Decimal | None = None
+    filled_qty: Decimal | None = None
+    filled_avg_price: Decimal | None = None
+    limit_price: Decimal | None = None
+    status: str = Field(min_length=1)
+    created_at: AwareDatetime
+    submitted_at: AwareDatetime
+    updated_at: AwareDatetime
+    filled_at: AwareDatetime | None = None
+    canceled_at: AwareDatetime | None = None
+    expired_at: AwareDatetime | None = None
+
+
+def order_row(order: OrderRecord, payload: Any) -> dict[str, object]:
+    """The raw.orders columns of one validated order and its original record."""
     return {
-        "id": str(order.id),
-        "client_order_id": order.client_order_id,
-        "symbol": order.symbol,
-        "side": order.side.value if order.side else None,
-        "order_type": order.order_type.value if order.order_type else None,
-        "time_in_force": order.time_in_force.value,
-        "qty": order.qty,
-        "notional": order.notional,
+        **order.model_dump(),
         "filled_qty": order.filled_qty or 0,
-        "filled_avg_price": order.filled_avg_price,
-        "limit_price": order.limit_price,
-        "status": order.status.value,
-        "created_at": order.created_at,
-        "submitted_at": order.submitted_at,
-        "updated_at": order.updated_at,
-        "filled_at": order.filled_at,
-        "canceled_at": order.canceled_at,
-        "expired_at": order.expired_at,
-        "payload": order.model_dump_json(),
+        "payload": payload_json(payload),
     }
+
+
+def land_orders(conn: Connection, records: Sequence[Any]) -> list[OrderRecord]:
+    """Upsert decoded orders, quarantining malformed ones; returns the orders landed."""
+    checked = check_records(OrderRecord, records, key_field="id")
+    quarantine_records(conn, "order", ALPACA, checked.rejected)
+    if checked.valid:
+        conn.execute(UPSERT_ORDER, [order_row(order, raw) for order, raw in checked.valid])
+    return [order for order, _ in checked.valid]
 
 
 def _sync_from(engine: Engine) -> datetime | None:
@@ -80,12 +108,13 @@ def sync_orders(client: TradingClient, engine: Engine) -> int:
             direction="asc",  # type: ignore[arg-type]
             after=after,
         )
-        orders: list[Order] = client.get_orders(request)  # type: ignore[assignment]
-        new = [o for o in orders if str(o.id) not in seen]
+        page = fetch_records(client, "/orders", request.to_request_fields())
+        new = [r for r in page if record_key(r, "id") not in seen]
+        landed: list[OrderRecord] = []
         if new:
             with engine.begin() as conn:
-                conn.execute(UPSERT_ORDER, [order_row(o) for o in new])
-            seen.update(str(o.id) for o in new)
-        if len(orders) < PAGE_LIMIT or not new:
+                landed = land_orders(conn, new)
+            seen.update(o.id for o in landed)
+        if len(page) < PAGE_LIMIT or not landed:
             return len(seen)
-        after = orders[-1].submitted_at - timedelta(microseconds=1)
+        after = landed[-1].submitted_at - timedelta(microseconds=1)

@@ -1,17 +1,19 @@
-"""Syncing the broker's orders: past the API's 500-order page, once per order."""
+"""Syncing the broker's orders: past the API's 500-order page, once per order, bad ones aside."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
 from sqlalchemy import Engine, text
 
 from config.database import Connection
 from ingestion.alpaca import trading_client
-from ingestion.orders import PAGE_LIMIT, sync_orders
-from simulator.server import running_simulator
+from ingestion.orders import PAGE_LIMIT, land_orders, sync_orders
+from simulator.server import SimulatorHandle, running_simulator
 
 MARKET_OPEN = datetime(2024, 3, 5, 15, 5, tzinfo=UTC)
 
@@ -42,3 +44,39 @@ def test_more_orders_than_one_page_are_all_synced_once(
     assert first == PAGE_LIMIT + 20
     assert tuple(rows) == (PAGE_LIMIT + 20, PAGE_LIMIT + 20)
     assert statuses == ["filled"]
+
+
+def test_malformed_order_is_quarantined_and_the_others_land(
+    trading: TradingClient,
+    open_market: SimulatorHandle,
+    engine: Engine,
+    quarantined: Callable[[], list],
+) -> None:
+    for i in range(3):
+        trading.submit_order(
+            MarketOrderRequest(
+                symbol="INTC",
+                qty=1,
+                side=OrderSide.BUY,
+                time_in_force=TimeInForce.DAY,
+                client_order_id=f"craft-{i}",
+            )
+        )
+    records = trading.get("/orders", {"status": "all", "direction": "asc"})
+    first, second, third = records  # type: ignore[misc]
+    bad = {**second, "side": "hold"}
+    with engine.begin() as conn:
+        landed = land_orders(conn, [first, bad, third])
+    assert [o.client_order_id for o in landed] == ["craft-0", "craft-2"]
+    with engine.connect() as conn:
+        held = conn.execute(text("select client_order_id from raw.orders order by 1")).scalars()
+        assert list(held) == ["craft-0", "craft-2"]
+    assert quarantined() == [
+        (
+            "order",
+            second["id"],
+            "alpaca",
+            "side: Input should be 'buy' or 'sell' (value 'hold')",
+            bad,
+        )
+    ]
