@@ -250,6 +250,21 @@ def ingest_status() -> None:
         console.print(table)
 
 
+@ingest_app.command("reference")
+def ingest_reference() -> None:
+    """Land the trading calendar (a week back to a month ahead) and, when stale, the assets."""
+    from flows.ingest import summary_table
+    from ingestion.alpaca import trading_client
+    from ingestion.reference import sync_reference
+
+    settings = _settings()
+    try:
+        runs = sync_reference(trading_client(settings), _engine(settings), datetime.now(UTC))
+    except ConfigurationError as error:
+        raise _fail(str(error)) from error
+    console.print(summary_table("reference data", runs))
+
+
 bench_app = typer.Typer(help="Benchmarks; results belong in docs/benchmarks.md.")
 app.add_typer(bench_app, name="bench")
 

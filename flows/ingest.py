@@ -76,7 +76,7 @@ def summary_table(title: str, runs: list[RunRecord]) -> Table:
     ):
         table.add_column(column, justify="left" if column == "batch" else "right")
     for run in runs:
-        symbols = run.params.get("symbols") or [run.source]
+        symbols = run.params.get("symbols") or [run.kind]
         label = f"{symbols[0]}…{symbols[-1]} ({len(symbols)})" if len(symbols) > 1 else symbols[0]
         table.add_row(label, *_counts(run))
     if len(runs) > 1:
@@ -128,7 +128,8 @@ def status_tables(engine: Engine, now: datetime) -> list[Table]:
     last.add_column("finished (UTC)", min_width=16)
     last.add_column("error")
     for *counts, finished, error in runs:
-        last.add_row(*["" if v is None else str(v) for v in counts], _utc(finished), error or "")
+        cells = ["" if v is None else str(v) for v in counts]
+        last.add_row(*cells, _utc(finished), str(error or ""))
     held = Table(title="quarantine")
     for column in ("kind", "reason", "rows", "latest"):
         held.add_column(column)

@@ -25,6 +25,7 @@ from ingestion.alpaca import data_client, trading_client
 from ingestion.bars import load_new_bars
 from ingestion.fills import sync_fills
 from ingestion.orders import sync_orders
+from ingestion.reference import sync_reference
 from ingestion.timeframes import parse_timeframe
 from strategies.spec import StrategySpec, load_specs
 
@@ -54,11 +55,12 @@ class CycleSummary:
 def load(
     settings: Settings, engine: Engine, specs: list[StrategySpec], as_of: datetime
 ) -> tuple[int, int]:
-    """Land the newest bars for every universe, then the broker's orders and fills.
+    """Land the calendar and assets, the newest bars of every universe, then orders and fills.
 
     Returns (bars landed, bars quarantined).
     """
     data, trading = data_client(settings), trading_client(settings)
+    sync_reference(trading, engine, as_of)
     landed = quarantined = 0
     for timeframe_name in sorted({spec.timeframe for spec in specs}):
         symbols = sorted(

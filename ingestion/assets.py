@@ -11,6 +11,7 @@ from loguru import logger
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, text
 
+from ingestion.db import RunRecord
 from ingestion.records import (
     ALPACA,
     Rejected,
@@ -18,6 +19,7 @@ from ingestion.records import (
     fetch_records,
     payload_json,
     quarantine_records,
+    record_sync,
 )
 
 UPSERT_ASSET = text(
@@ -89,16 +91,19 @@ def _without_symbol_clashes(
         keep = winners
 
 
-def land_assets(conn: Connection, records: Sequence[Any]) -> int:
-    """Upsert decoded asset records, quarantining malformed ones; returns rows new or changed."""
+def land_assets(conn: Connection, records: Sequence[Any]) -> tuple[int, int]:
+    """Upsert decoded asset records, quarantining malformed ones.
+
+    Returns (rows new or changed, records quarantined).
+    """
     checked = check_records(AssetRecord, records, key_field="symbol")
     rows = conn.execute(text("select id, symbol from raw.assets"))
     held = {str(asset_id): str(symbol) for asset_id, symbol in rows}
     keep, clashes = _without_symbol_clashes(held, checked.valid)
     moving = [str(a.id) for a, _ in keep if held.get(str(a.id), a.symbol) != a.symbol]
-    quarantine_records(conn, "asset", ALPACA, [*checked.rejected, *clashes])
+    quarantined = quarantine_records(conn, "asset", ALPACA, [*checked.rejected, *clashes])
     if not keep:
-        return 0
+        return 0, quarantined
     if moving:
         conn.execute(PARK_SYMBOLS, {"ids": moving})
     result = conn.execute(
@@ -112,17 +117,19 @@ def land_assets(conn: Connection, records: Sequence[Any]) -> int:
             for asset, raw in keep
         ],
     )
-    return result.rowcount
+    return result.rowcount, quarantined
 
 
-def sync_assets(client: TradingClient, engine: Engine) -> int:
-    """Land every asset the broker lists; returns rows inserted or changed.
+def sync_assets(client: TradingClient, engine: Engine) -> RunRecord:
+    """Land every asset the broker lists, with its run record (landed = new or changed).
 
     The raw JSON is fetched (not alpaca-py's Asset models) so that the payload is the original
     record and one malformed asset is quarantined instead of failing the whole list.
     """
+    run = RunRecord("assets", ALPACA, {})
     records = fetch_records(client, "/assets")
     with engine.begin() as conn:
-        changed = land_assets(conn, records)
+        changed, quarantined = land_assets(conn, records)
+        record_sync(conn, run, len(records), changed, quarantined)
     logger.bind(fetched=len(records)).info("assets landed: {} new or changed", changed)
-    return changed
+    return run

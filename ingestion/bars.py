@@ -30,6 +30,7 @@ from ingestion.db import (
     write_landing,
 )
 from ingestion.events import EventStream
+from ingestion.reference import landed_symbols
 from ingestion.timeframes import Timeframe
 from ingestion.validate import BARS_SCHEMA, check_bars
 
@@ -294,7 +295,9 @@ def backfill(
     Re-running lands nothing twice; a corrected bar lands as a new version.
     """
     options = options or Options()
-    known = known_symbols(trading)
+    known = landed_symbols(engine)
+    if not known.issuperset(symbols):  # never synced, or a listing newer than the last sync
+        known = known_symbols(trading)
     check_symbols(symbols, known)
     options.known = known
     runs = []

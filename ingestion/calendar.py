@@ -13,12 +13,14 @@ from loguru import logger
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from sqlalchemy import Connection, Engine, text
 
+from ingestion.db import RunRecord
 from ingestion.records import (
     ALPACA,
     check_records,
     fetch_records,
     payload_json,
     quarantine_records,
+    record_sync,
 )
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -59,12 +61,15 @@ class CalendarDay(BaseModel):
         return datetime.combine(self.session_date, self.close, NEW_YORK)
 
 
-def land_calendar(conn: Connection, records: Sequence[Any]) -> int:
-    """Upsert decoded calendar records, quarantining malformed ones; returns rows new or changed."""
+def land_calendar(conn: Connection, records: Sequence[Any]) -> tuple[int, int]:
+    """Upsert decoded calendar records, quarantining malformed ones.
+
+    Returns (rows new or changed, records quarantined).
+    """
     checked = check_records(CalendarDay, records, key_field="date")
-    quarantine_records(conn, "calendar", ALPACA, checked.rejected)
+    quarantined = quarantine_records(conn, "calendar", ALPACA, checked.rejected)
     if not checked.valid:
-        return 0
+        return 0, quarantined
     result = conn.execute(
         UPSERT_SESSION,
         [
@@ -77,20 +82,22 @@ def land_calendar(conn: Connection, records: Sequence[Any]) -> int:
             for day, raw in checked.valid
         ],
     )
-    return result.rowcount
+    return result.rowcount, quarantined
 
 
-def sync_calendar(client: TradingClient, engine: Engine, start: date, end: date) -> int:
-    """Land the sessions dated `start` to `end` (inclusive); returns rows inserted or changed.
+def sync_calendar(client: TradingClient, engine: Engine, start: date, end: date) -> RunRecord:
+    """Land the sessions dated `start` to `end` (inclusive), with a run record.
 
     The raw JSON is fetched (not alpaca-py's Calendar models) so that the payload is the original
     record and one malformed day is quarantined instead of failing the whole range.
     """
     params = GetCalendarRequest(start=start, end=end).to_request_fields()
+    run = RunRecord("calendar", ALPACA, {"start": start, "end": end})
     records = fetch_records(client, "/calendar", params)
     with engine.begin() as conn:
-        changed = land_calendar(conn, records)
+        changed, quarantined = land_calendar(conn, records)
+        record_sync(conn, run, len(records), changed, quarantined)
     logger.bind(start=start.isoformat(), end=end.isoformat(), fetched=len(records)).info(
         "calendar landed: {} new or changed", changed
     )
-    return changed
+    return run

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from sqlalchemy import Connection, text
 
+from ingestion.db import RunRecord, record_run
+
 M = TypeVar("M", bound=BaseModel)
 
 # (record_key, reason, payload): what raw.quarantine_records keeps of one rejected record.
@@ -116,3 +118,12 @@ def quarantine_records(
             "record quarantined"
         )
     return len(rejected)
+
+
+def record_sync(
+    conn: Connection, run: RunRecord, fetched: int, changed: int, quarantined: int
+) -> None:
+    """Fill in and write the run record of a reference-data sync (landed = new or changed)."""
+    run.fetched, run.landed, run.quarantined = fetched, changed, quarantined
+    run.unchanged = fetched - changed - quarantined
+    record_run(conn, run, "succeeded")

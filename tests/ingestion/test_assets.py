@@ -46,7 +46,7 @@ def symbols(engine: Engine) -> dict[str, str]:
 def test_sync_lands_every_simulated_asset_with_its_flags(
     trading: TradingClient, engine: Engine
 ) -> None:
-    landed = sync_assets(trading, engine)
+    landed = sync_assets(trading, engine).landed
     with engine.connect() as conn:
         aapl = conn.execute(
             text(
@@ -75,7 +75,7 @@ def test_second_sync_lands_nothing_and_touches_no_row(
     sync_assets(trading, engine)
     with engine.connect() as conn:
         before = conn.execute(text("select max(updated_at) from raw.assets")).scalar_one()
-    assert sync_assets(trading, engine) == 0
+    assert sync_assets(trading, engine).landed == 0
     with engine.connect() as conn:
         after = conn.execute(text("select max(updated_at) from raw.assets")).scalar_one()
     assert after == before
@@ -92,7 +92,7 @@ def test_changed_asset_is_updated_with_a_new_updated_at(
                 "updated_at = '2024-01-01 00:00+00' where symbol = 'MSFT'"
             )
         )
-    assert sync_assets(trading, engine) == 1
+    assert sync_assets(trading, engine).landed == 1
     with engine.connect() as conn:
         shortable, fractionable, updated_at = conn.execute(
             text("select shortable, fractionable, updated_at from raw.assets where symbol = 'MSFT'")
@@ -106,7 +106,7 @@ def test_malformed_asset_is_quarantined_and_the_others_land(
 ) -> None:
     bad = asset("BBB", ID_B, tradable="maybe")
     with engine.begin() as conn:
-        landed = land_assets(conn, [asset("AAA", ID_A), bad])
+        landed, _ = land_assets(conn, [asset("AAA", ID_A), bad])
     assert landed == 1
     assert symbols(engine) == {ID_A: "AAA"}
     assert quarantined() == [
@@ -125,7 +125,7 @@ def test_symbol_listed_twice_goes_to_the_active_asset(
 ) -> None:
     delisted = asset("AAA", ID_B, status="inactive", tradable=False)
     with engine.begin() as conn:
-        landed = land_assets(conn, [delisted, asset("AAA", ID_A)])
+        landed, _ = land_assets(conn, [delisted, asset("AAA", ID_A)])
     assert landed == 1
     assert symbols(engine) == {ID_A: "AAA"}
     assert [(kind, key, reason) for kind, key, _, reason, _ in quarantined()] == [
@@ -137,6 +137,6 @@ def test_two_assets_swapping_symbols_both_land(engine: Engine) -> None:
     with engine.begin() as conn:
         land_assets(conn, [asset("AAA", ID_A), asset("BBB", ID_B)])
     with engine.begin() as conn:
-        changed = land_assets(conn, [asset("BBB", ID_A), asset("AAA", ID_B)])
+        changed, _ = land_assets(conn, [asset("BBB", ID_A), asset("AAA", ID_B)])
     assert changed == 2
     assert symbols(engine) == {ID_A: "BBB", ID_B: "AAA"}

@@ -22,7 +22,7 @@ def sessions(engine: Engine) -> dict[date, tuple[datetime, datetime]]:
 def test_sync_lands_every_session_with_early_closes_in_new_york_time(
     trading: TradingClient, engine: Engine
 ) -> None:
-    landed = sync_calendar(trading, engine, START, END)
+    landed = sync_calendar(trading, engine, START, END).landed
     held = sessions(engine)
     # 21 + 22 weekdays, less Thanksgiving (Nov 28) and Christmas (Dec 25).
     assert landed == len(held) == 41
@@ -50,7 +50,7 @@ def test_second_sync_lands_nothing_and_touches_no_row(
     sync_calendar(trading, engine, START, END)
     with engine.connect() as conn:
         before = conn.execute(text("select max(updated_at) from raw.calendar")).scalar_one()
-    assert sync_calendar(trading, engine, START, END) == 0
+    assert sync_calendar(trading, engine, START, END).landed == 0
     with engine.connect() as conn:
         after = conn.execute(text("select max(updated_at) from raw.calendar")).scalar_one()
     assert after == before
@@ -69,7 +69,7 @@ def test_newly_announced_early_close_updates_the_session(
                 "updated_at = '2024-01-01 00:00+00' where session_date = '2024-11-29'"
             )
         )
-    assert sync_calendar(trading, engine, START, END) == 1
+    assert sync_calendar(trading, engine, START, END).landed == 1
     with engine.connect() as conn:
         close_at, updated_at = conn.execute(
             text("select close_at, updated_at from raw.calendar where session_date = '2024-11-29'")
@@ -85,7 +85,7 @@ def test_malformed_day_is_quarantined_and_the_others_land(
     closes_before_open = {"date": "2024-11-29", "open": "09:30", "close": "09:00"}
     no_date = {"open": "09:30", "close": "16:00"}
     with engine.begin() as conn:
-        landed = land_calendar(conn, [good, closes_before_open, no_date])
+        landed, _ = land_calendar(conn, [good, closes_before_open, no_date])
     assert landed == 1
     assert list(sessions(engine)) == [date(2024, 11, 27)]
     assert quarantined() == [
