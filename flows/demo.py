@@ -32,7 +32,12 @@ from ingestion.timeframes import parse_timeframe
 from strategies.spec import load_specs
 
 NEW_YORK = ZoneInfo("America/New_York")
-DEMO_KEYS = {"ALPACA_API_KEY": "PKDEMO", "ALPACA_SECRET_KEY": "DEMOSECRET"}
+# The simulator is local: Alpaca's 200 requests a minute do not apply to it.
+DEMO_ENV = {
+    "ALPACA_API_KEY": "PKDEMO",
+    "ALPACA_SECRET_KEY": "DEMOSECRET",
+    "ALPACA_RATE_LIMIT_PER_MINUTE": "100000",
+}
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,7 @@ def run_demo(
     with running_simulator(
         start=window.start, speed=0.0, state_path=home / "simulator-state.json"
     ) as sim:
-        os.environ.update({"ALPACA_TRADING_URL": sim.url, "ALPACA_DATA_URL": sim.url, **DEMO_KEYS})
+        os.environ.update({"ALPACA_TRADING_URL": sim.url, "ALPACA_DATA_URL": sim.url, **DEMO_ENV})
         os.environ["TRADING_HOME"] = str(home)
         demo_settings = Settings()
         connection = resolve_connection(demo_settings)

@@ -1,49 +1,67 @@
-"""Build the alpaca-py clients from Settings, with a request timeout and no blind order retries."""
+"""Build the alpaca-py clients from Settings on a rate-limited session that retries reads."""
 
 from __future__ import annotations
 
-from typing import Any
+import threading
 
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.trading.client import TradingClient
-from requests import Session
 
 from config.settings import Settings
+from ingestion.http import AlpacaSession
+from ingestion.ratelimit import RateLimiter, rate_limiter
+
+_limiters: dict[tuple[str | None, int, str], RateLimiter] = {}
+_limiters_lock = threading.Lock()
 
 
-class TimeoutSession(Session):
-    """A requests Session that applies a default timeout (alpaca-py sets none)."""
+def shared_rate_limiter(settings: Settings) -> RateLimiter:
+    """The process's one limiter for the configured Alpaca host, shared by both clients.
 
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self.timeout = timeout
+    Keyed by REDIS_URL, the limit and the trading host, so separate simulators in one test
+    process do not share a budget; with Redis, every process shares `trading:ratelimit:alpaca`.
+    """
+    key = (settings.redis_url, settings.alpaca_rate_limit_per_minute, settings.trading_url)
+    with _limiters_lock:
+        if key not in _limiters:
+            _limiters[key] = rate_limiter(settings)
+        return _limiters[key]
 
-    def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        """Send the request with the default timeout unless one was given."""
-        kwargs.setdefault("timeout", self.timeout)
-        return super().request(*args, **kwargs)
+
+def alpaca_session(settings: Settings) -> AlpacaSession:
+    """A session with ALPACA_TIMEOUT_SECONDS, the shared limiter and ALPACA_MAX_ATTEMPTS."""
+    return AlpacaSession(
+        shared_rate_limiter(settings),
+        timeout=settings.alpaca_timeout_seconds,
+        max_attempts=settings.alpaca_max_attempts,
+    )
 
 
 def trading_client(settings: Settings) -> TradingClient:
     """A TradingClient for the configured host; paper unless live was confirmed.
 
-    The SDK would resend a POST /v2/orders after a 429 or 504, which can place an order twice;
-    its automatic retries are switched off, and execution resolves ambiguity by client_order_id.
+    Requests go through `AlpacaSession`: rate-limited, with a timeout, GETs retried. The SDK's
+    own retry (which would resend a POST /v2/orders after a 429 or 504 and could place an order
+    twice) is off; orders get one attempt and execution resolves ambiguity by client_order_id.
     """
     key, secret = settings.alpaca_credentials()
     client = TradingClient(
         api_key=key, secret_key=secret, paper=settings.is_paper, url_override=settings.trading_url
     )
-    client._session = TimeoutSession(settings.alpaca_timeout_seconds)
+    client._session = alpaca_session(settings)
     client._retry = 0
     return client
 
 
 def data_client(settings: Settings) -> StockHistoricalDataClient:
-    """A StockHistoricalDataClient for the configured data host."""
+    """A StockHistoricalDataClient for the configured data host, on an `AlpacaSession`.
+
+    The SDK's own retry is off, so the session is the single retry layer.
+    """
     key, secret = settings.alpaca_credentials()
     client = StockHistoricalDataClient(
         api_key=key, secret_key=secret, url_override=settings.data_url
     )
-    client._session = TimeoutSession(settings.alpaca_timeout_seconds)
+    client._session = alpaca_session(settings)
+    client._retry = 0
     return client

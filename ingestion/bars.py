@@ -7,7 +7,6 @@ leaves the watermarks where the last committed batch put them and a rerun resume
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -211,48 +210,40 @@ def land_fetched(
 ) -> RunRecord:
     """Validate and land one batch with its run record, quality results and watermarks, at once.
 
-    The Great Expectations suite runs in a thread while the database takes the writes.
+    The Great Expectations suite covers what this run lands (new and corrected bars) and what it
+    rejects; a bar that comes back unchanged was checked when it first landed. It runs in a
+    thread while the database takes the writes.
     """
     options = options or Options()
     checked = check_bars(bars, timeframe, now, options.known)
     rejected = checked.rejected
     if malformed:
-        rejected = pl.concat(
-            [rejected, pl.DataFrame(malformed)],
-            how="diagonal_relaxed",
-        )
+        rejected = pl.concat([rejected, pl.DataFrame(malformed)], how="diagonal_relaxed")
     run.fetched = bars.height + len(malformed or [])
-    outcomes: list[quality.Outcome] = []
-    failures: list[BaseException] = []
-
-    def validate() -> None:
-        try:
-            outcomes.extend(quality.run_suite(bars, timeframe, now, options.known))
-        except Exception as error:  # reported on the main thread
-            failures.append(error)
-
-    suite = threading.Thread(target=validate, name="gx-suite")
+    suite: quality.SuiteThread | None = None
     try:
         with engine.begin() as conn:
             plan = plan_landing(conn, checked.valid, run.source, options.max_close_jump)
-            # Reading what is held is Python-bound; the suite only overlaps the writes.
+            checking = pl.concat(
+                [
+                    frame.select(list(BARS_SCHEMA))
+                    for frame in (plan.new, plan.corrected, checked.rejected)
+                ]
+            )
+            suite = quality.SuiteThread(checking, timeframe, now, options.known)
             suite.start()
             write_landing(conn, plan)
             run.landed, run.corrected = plan.new.height, plan.corrected.height
             run.unchanged = plan.unchanged
-            run.suspect = int(plan.new["is_suspect"].sum()) + int(
-                plan.corrected["is_suspect"].sum()
-            )
+            run.suspect = sum(int(f["is_suspect"].sum()) for f in (plan.new, plan.corrected))
             run.quarantined = quarantine_bars(conn, rejected, run.source)
             run.newest = max(plan.newest.values(), default=None)
-            suite.join()
-            if failures:
-                raise failures[0]
+            outcomes = suite.result()
             run_id = record_run(conn, run, "succeeded")
             quality.record_outcomes(conn, run_id, outcomes)
             advance_watermarks(conn, timeframe.name, run.source, plan.newest, run_id)
     except Exception as error:
-        if suite.is_alive():
+        if suite is not None and suite.is_alive():
             suite.join()
         with engine.begin() as conn:
             record_run(conn, run, "failed", error=str(error))

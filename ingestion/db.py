@@ -224,8 +224,7 @@ class Plan:
 def plan_landing(conn: Connection, bars: pl.DataFrame, source: str, max_jump: float) -> Plan:
     """Lock the batch's timeframe, read what is held and sort the batch; nothing is written."""
     if bars.is_empty():
-        empty = pl.DataFrame(schema={c: bars.schema.get(c, pl.String) for c in WRITTEN})
-        return Plan(empty, empty, 0, {})
+        return _nothing_to_write(bars, 0)
     timeframes = bars["timeframe"].unique().to_list()
     if len(timeframes) != 1:
         raise ValueError(f"timeframe: one per batch, got {sorted(timeframes)}")
@@ -251,24 +250,42 @@ def plan_landing(conn: Connection, bars: pl.DataFrame, source: str, max_jump: fl
         .alias("change")
     )
     changes = compared.filter(pl.col("change") != "unchanged").select(*bars.columns, "change")
+    if changes.is_empty():
+        return _nothing_to_write(bars, bars.height)
     flagged = _flag_suspects(changes, held, prior, max_jump).with_columns(
         pl.lit(source).alias("source"), pl.lit(1).alias("version")
     )
     new = flagged.filter(pl.col("change") == "new").select(WRITTEN)
     corrected = flagged.filter(pl.col("change") == "corrected").select(WRITTEN)
-    newest = bars.group_by("symbol").agg(pl.col("ts").max())
     return Plan(
         new=new,
         corrected=corrected,
         unchanged=bars.height - new.height - corrected.height,
-        newest=dict(zip(newest["symbol"].to_list(), newest["ts"].to_list(), strict=True)),
+        newest=_newest(bars),
     )
+
+
+def _nothing_to_write(bars: pl.DataFrame, unchanged: int) -> Plan:
+    empty = pl.DataFrame(
+        schema={
+            c: bars.schema.get(c, pl.Boolean if c == "is_suspect" else pl.String) for c in WRITTEN
+        }
+    )
+    return Plan(empty, empty, unchanged, _newest(bars))
+
+
+def _newest(bars: pl.DataFrame) -> dict[str, datetime]:
+    """The newest bar start per symbol of a batch."""
+    newest = bars.group_by("symbol").agg(pl.col("ts").max())
+    return dict(zip(newest["symbol"].to_list(), newest["ts"].to_list(), strict=True))
 
 
 def write_landing(conn: Connection, plan: Plan) -> None:
     """COPY new bars into raw.bars; corrected bars keep their old version in raw.bars_history."""
     if not plan.new.is_empty():
-        copy_frame(conn, "raw.bars", plan.new)
+        suspects = bool(plan.new["is_suspect"].any())
+        # New bars are version 1 and, unless flagged, not suspect: the column defaults.
+        copy_frame(conn, "raw.bars", plan.new if suspects else plan.new.select(BAR_COLUMNS))
     if not plan.corrected.is_empty():
         conn.execute(
             text(

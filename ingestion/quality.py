@@ -138,6 +138,33 @@ def run_suite(
     return outcomes
 
 
+class SuiteThread(threading.Thread):
+    """The suite over one batch, run in a thread while the database takes the writes."""
+
+    def __init__(
+        self, bars: pl.DataFrame, timeframe: Timeframe, now: datetime, known: set[str] | None
+    ) -> None:
+        super().__init__(name="gx-suite", daemon=True)
+        self.bars, self.timeframe, self.now, self.known = bars, timeframe, now, known
+        self.outcomes: list[Outcome] = []
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        """Validate; an error is kept for `result()` to raise on the caller's thread."""
+        try:
+            if not self.bars.is_empty():
+                self.outcomes = run_suite(self.bars, self.timeframe, self.now, self.known)
+        except Exception as error:
+            self.error = error
+
+    def result(self) -> list[Outcome]:
+        """Wait for the suite; its outcomes, or its error raised here."""
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.outcomes
+
+
 def record_outcomes(conn: Connection, run_id: int, outcomes: list[Outcome]) -> None:
     """Write each expectation's result for run `run_id` to raw.data_quality_runs."""
     if not outcomes:

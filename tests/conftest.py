@@ -54,6 +54,8 @@ def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
             alpaca_trading_url=alpaca_url,
             alpaca_data_url=alpaca_url,
             trading_home=tmp_path / "home",
+            # The simulator is local; tests of the limiter itself set their own limits.
+            alpaca_rate_limit_per_minute=100_000,
         )
 
     return build

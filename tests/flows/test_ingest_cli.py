@@ -32,6 +32,7 @@ def env(sim: SimulatorHandle, fresh_database: Connection, tmp_path: Path) -> dic
         "ALPACA_DATA_URL": sim.url,
         "TRADING_HOME": str(tmp_path / "home"),
         "REDIS_URL": "",
+        "ALPACA_RATE_LIMIT_PER_MINUTE": "100000",
     }
 
 
