@@ -30,6 +30,7 @@ from ingestion.bars import (
 )
 from ingestion.db import RunRecord, totals
 from ingestion.events import EventStream
+from ingestion.http import AlpacaUnavailableError
 from ingestion.timeframes import parse_timeframe
 from ingestion.validate import BARS_SCHEMA
 from simulator.faults import FaultRule
@@ -157,6 +158,53 @@ def test_a_failed_fetch_leaves_the_watermark_and_records_the_failure(
     assert watermarks(engine, HOUR) == before
     status, error = query(engine, "select status, error from raw.ingestion_runs order by id")[-1]
     assert status == "failed" and error.startswith("fetch failed")
+
+
+@pytest.mark.parametrize("kind", ["429", "500", "504", "slow", "drop", "truncate"])
+def test_a_passing_fault_is_retried_and_the_backfill_is_complete(
+    kind: str, sim: SimulatorHandle, settings: Settings, engine: Engine
+) -> None:
+    sim.simulator.faults.replace(
+        [FaultRule(kind=kind, path="/v2/stocks/bars", times=1, delay_seconds=None)]
+    )
+    quick = settings.model_copy(update={"alpaca_timeout_seconds": 0.5})
+    data = data_client(quick)
+    data._session.backoff_cap = 0.2  # type: ignore[attr-defined]  # a 429 would wait up to 8 s
+    runs = backfill(
+        data,
+        trading_client(quick),
+        engine,
+        ["AAPL", "MSFT"],
+        HOUR,
+        datetime(2024, 3, 4, tzinfo=UTC),
+        NOW,
+    )
+    assert counts(engine) == {"AAPL": 35, "MSFT": 35}
+    assert totals(runs).landed == 70
+    # Two pages of 50, the first asked twice.
+    assert sim.simulator.requests.counts()["GET /v2/stocks/bars"] == 3
+
+
+def test_a_persistent_truncated_body_ends_the_run_with_a_clear_message(
+    sim: SimulatorHandle, settings: Settings, engine: Engine
+) -> None:
+    sim.simulator.faults.replace([FaultRule(kind="truncate", path="/v2/stocks/bars")])
+    failing = settings.model_copy(update={"alpaca_max_attempts": 2})
+    with pytest.raises(
+        AlpacaUnavailableError,
+        match=r"GET /v2/stocks/bars failed after 2 attempts: .*not valid JSON",
+    ):
+        backfill(
+            data_client(failing),
+            trading_client(failing),
+            engine,
+            ["AAPL"],
+            HOUR,
+            datetime(2024, 3, 4, tzinfo=UTC),
+        )
+    ((status, error),) = query(engine, "select status, error from raw.ingestion_runs")
+    assert status == "failed" and "not valid JSON" in error
+    assert counts(engine) == {} and watermarks(engine, HOUR) == {}
 
 
 def test_a_corrected_bar_lands_as_a_new_version_and_keeps_the_old_one(engine: Engine) -> None:
