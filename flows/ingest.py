@@ -55,11 +55,13 @@ def bars_progress(console: Console, options: Options, symbols: int) -> Iterator[
         seconds = (datetime.now().astimezone() - began).total_seconds() or 1e-9
         progress.update(task, bars=done, rate=done / seconds)
 
-    options.on_page = on_page
+    def on_batch(done: int) -> None:
+        progress.advance(task, done)
+
+    options.on_page, options.on_batch = on_page, on_batch
     with progress:
         yield
-        progress.update(task, completed=symbols)
-    options.on_page = None
+    options.on_page = options.on_batch = None
 
 
 def summary_table(title: str, runs: list[RunRecord]) -> Table:

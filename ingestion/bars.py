@@ -70,12 +70,14 @@ class BarsPage(BaseModel):
 
 @dataclass
 class Options:
-    """How a batch is landed: the suspect-jump limit, the known assets and where events go."""
+    """How a batch is landed: the suspect-jump limit, the known assets, where events go, and
+    progress callbacks (bars fetched per page, symbols done per batch)."""
 
     max_close_jump: float = 0.20
     known: set[str] | None = None
     events: EventStream | None = None
     on_page: Callable[[int], None] | None = None
+    on_batch: Callable[[int], None] | None = None
 
 
 @dataclass
@@ -307,6 +309,8 @@ def backfill(
             raise
         now = datetime.now(UTC)
         runs.append(land_fetched(engine, batch.bars, timeframe, run, now, options, batch.malformed))
+        if options.on_batch:
+            options.on_batch(len(group))
     return runs
 
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from config.database import Connection
 from flows.cli import app
+from flows.ingest import bars_progress, landing_options
+from ingestion.alpaca import data_client, trading_client
+from ingestion.bars import backfill
+from ingestion.timeframes import parse_timeframe
 from simulator.server import SimulatorHandle, running_simulator
 
 NOW = datetime(2024, 3, 8, 21, tzinfo=UTC)  # Friday 16:00 New York
@@ -65,3 +71,29 @@ def test_backfill_names_an_unknown_symbol_and_a_bad_timeframe(env: dict[str, str
         env=env,
     )
     assert bad.exit_code == 2 and "7Weeks" in bad.output
+
+
+def test_the_progress_bar_counts_symbols_and_bars(
+    sim: SimulatorHandle,
+    fresh_database: Connection,
+    settings_for,
+    engine,  # type: ignore[no-untyped-def]
+) -> None:
+    settings = settings_for(fresh_database, sim.url)
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    options = landing_options(settings)
+    with bars_progress(console, options, symbols=2):
+        backfill(
+            data_client(settings),
+            trading_client(settings),
+            engine,
+            ["AAPL", "MSFT"],
+            parse_timeframe("1Hour"),
+            datetime(2024, 3, 4, tzinfo=UTC),
+            NOW,
+            options=options,
+        )
+    final = screen.getvalue().split("\r")[-1]  # the bar is redrawn in place
+    assert "2/2" in final and "bars 70" in final and "bars/s" in final
+    assert options.on_page is None  # the callbacks are removed afterwards
