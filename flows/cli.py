@@ -243,7 +243,7 @@ app.add_typer(ingest_app, name="ingest")
 
 @ingest_app.command("status")
 def ingest_status() -> None:
-    """Watermarks per timeframe, the last ten runs, and quarantine counts by reason."""
+    """Watermarks, the last ten runs, quarantine by reason, failed expectations of the week."""
     from flows.ingest import status_tables
 
     for table in status_tables(_engine(_settings()), datetime.now(UTC)):

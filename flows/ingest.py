@@ -91,7 +91,7 @@ def _counts(run: RunRecord) -> list[str]:
 
 
 def status_tables(engine: Engine, now: datetime) -> list[Table]:
-    """Watermarks per timeframe, the last runs, and quarantine counts by reason."""
+    """Watermarks per timeframe, the last runs, quarantine counts by reason, failed expectations."""
     with engine.connect() as conn:
         marks = conn.execute(
             text(
@@ -112,6 +112,14 @@ def status_tables(engine: Engine, now: datetime) -> list[Table]:
                 "from raw.quarantine_bars group by 2 union all "
                 "select kind, split_part(reason, ':', 1), count(*), max(quarantined_at) "
                 "from raw.quarantine_records group by 1, 2 order by 3 desc"
+            )
+        ).all()
+        failing = conn.execute(
+            text(
+                "select expectation, columns, count(*), sum(unexpected_count), max(checked_at) "
+                "from raw.data_quality_runs where not success "
+                "and checked_at > now() - interval '7 days' "
+                "group by expectation, columns order by 3 desc"
             )
         ).all()
     watermarks = Table(title="watermarks (newest landed bar)")
@@ -137,7 +145,12 @@ def status_tables(engine: Engine, now: datetime) -> list[Table]:
         held.add_column(column)
     for kind, reason, rows, latest in quarantine:
         held.add_row(str(kind), str(reason), str(rows), _utc(latest))
-    return [watermarks, last, held]
+    quality = Table(title="failed expectations (last 7 days)")
+    for column in ("expectation", "columns", "runs", "rows", "latest"):
+        quality.add_column(column)
+    for expectation, columns, runs_failed, rows, latest in failing:
+        quality.add_row(str(expectation), str(columns), str(runs_failed), str(rows), _utc(latest))
+    return [watermarks, last, held, quality]
 
 
 def _utc(moment: object) -> str:

@@ -38,25 +38,40 @@ def env(sim: SimulatorHandle, fresh_database: Connection, tmp_path: Path) -> dic
         "ALPACA_DATA_URL": sim.url,
         "TRADING_HOME": str(tmp_path / "home"),
         "REDIS_URL": "",
+        "COLUMNS": "250",  # rich wraps tables to the terminal's width
         "ALPACA_RATE_LIMIT_PER_MINUTE": "100000",
     }
 
 
 def test_backfill_prints_a_summary_and_status_shows_watermarks_runs_and_quarantine(
-    env: dict[str, str],
+    env: dict[str, str], tmp_path: Path
 ) -> None:
     runner = CliRunner()
+    bad_file = tmp_path / "spy.csv"
+    bad_file.write_text(
+        "date,open,high,low,close,volume\n"
+        "2024-03-01,10,11,9,10.5,100\n"
+        "2024-03-04,10,9,11,10.5,100\n"  # high below low
+    )
+    imported = runner.invoke(
+        app, ["import-bars", str(bad_file), "--timeframe", "1Day", "--symbol", "SPY"], env=env
+    )
+    assert imported.exit_code == 0, imported.output
+    assert "1 landed" in imported.output and "1 quarantined" in imported.output
     args = ["backfill", "--symbols", "AAPL,MSFT", "--start", "2024-03-04", "--end", "2024-03-08"]
     landed = runner.invoke(app, args, env=env)
     assert landed.exit_code == 0, landed.output
     assert "AAPL" in landed.output and "landed" in landed.output
     assert "56" in landed.output  # Monday to Thursday: 4 sessions × 7 bars × 2 symbols
 
-    status = runner.invoke(app, ["ingest", "status"], env=env, terminal_width=200)
+    status = runner.invoke(app, ["ingest", "status"], env=env)
     assert status.exit_code == 0, status.output
     assert "watermarks" in status.output and "1Hour" in status.output
     assert "2024-03-07 20:00" in status.output  # Thursday's last bar
     assert "succeeded" in status.output and "quarantine" in status.output
+    assert "failed expectations" in status.output
+    assert "high 9.0 < low 11.0" in status.output
+    assert "expect_column_pair_values" in status.output
 
 
 def test_backfill_names_an_unknown_symbol_and_a_bad_timeframe(env: dict[str, str]) -> None:
