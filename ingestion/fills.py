@@ -10,6 +10,7 @@ from alpaca.trading.client import TradingClient
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import Connection, Engine, text
 
+from ingestion.db import RunRecord
 from ingestion.records import (
     ALPACA,
     check_records,
@@ -17,6 +18,7 @@ from ingestion.records import (
     payload_json,
     quarantine_records,
     record_key,
+    record_sync,
 )
 
 PAGE_SIZE = 100
@@ -53,17 +55,20 @@ def _last_fill_id(engine: Engine) -> str | None:
         return conn.execute(text("select max(id) from raw.fills")).scalar()
 
 
-def land_fills(conn: Connection, records: Sequence[Any]) -> int:
-    """Insert decoded FILL activities, quarantining malformed ones; returns how many were new."""
+def land_fills(conn: Connection, records: Sequence[Any]) -> tuple[int, int]:
+    """Insert decoded FILL activities, quarantining malformed ones.
+
+    Returns (fills new, records quarantined); a fill already held is not inserted again.
+    """
     checked = check_records(FillActivity, records, key_field="id")
-    quarantine_records(conn, "fill", ALPACA, checked.rejected)
+    quarantined = quarantine_records(conn, "fill", ALPACA, checked.rejected)
     if not checked.valid:
-        return 0
+        return 0, quarantined
     result = conn.execute(
         INSERT_FILL,
         [{**fill.model_dump(), "payload": payload_json(raw)} for fill, raw in checked.valid],
     )
-    return result.rowcount
+    return result.rowcount, quarantined
 
 
 def _next_page_token(page: Sequence[Any]) -> str | None:
@@ -85,8 +90,11 @@ def sync_fills(client: TradingClient, engine: Engine) -> int:
             params["page_token"] = page_token
         page = fetch_records(client, "/account/activities/FILL", params)
         if page:
+            run = RunRecord("fills", ALPACA, {"after": page_token})
             with engine.begin() as conn:
-                new += land_fills(conn, page)
+                landed, quarantined = land_fills(conn, page)
+                record_sync(conn, run, len(page), landed, quarantined)
+            new += landed
         if len(page) < PAGE_SIZE:
             return new
         page_token = _next_page_token(page)

@@ -13,6 +13,7 @@ from alpaca.trading.requests import GetOrdersRequest
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Connection, Engine, text
 
+from ingestion.db import RunRecord
 from ingestion.records import (
     ALPACA,
     check_records,
@@ -20,6 +21,7 @@ from ingestion.records import (
     payload_json,
     quarantine_records,
     record_key,
+    record_sync,
 )
 
 PAGE_LIMIT = 500
@@ -112,8 +114,11 @@ def sync_orders(client: TradingClient, engine: Engine) -> int:
         new = [r for r in page if record_key(r, "id") not in seen]
         landed: list[OrderRecord] = []
         if new:
+            run = RunRecord("orders", ALPACA, {"after": after})
             with engine.begin() as conn:
                 landed = land_orders(conn, new)
+                # An order's row is rewritten on every sync that returns it: none is "unchanged".
+                record_sync(conn, run, len(new), len(landed), len(new) - len(landed))
             seen.update(o.id for o in landed)
         if len(page) < PAGE_LIMIT or not landed:
             return len(seen)

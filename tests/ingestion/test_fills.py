@@ -41,6 +41,11 @@ def test_sync_lands_each_fill_once(
     buy(trading, open_market, "MSFT", 2)
     assert sync_fills(trading, engine) == len(fill_activities(trading)) >= 2
     assert sync_fills(trading, engine) == 0
+    with engine.connect() as conn:
+        runs = conn.execute(
+            text("select kind, fetched, landed, unchanged from raw.ingestion_runs order by id")
+        ).all()
+    assert runs[0][:3] == ("fills", runs[0][1], runs[0][1]) and runs[0][1] >= 2
     assert {symbol for _, symbol in landed_fills(engine)} == {"AAPL", "MSFT"}
 
 
@@ -56,10 +61,10 @@ def test_malformed_fill_is_quarantined_and_the_others_land(
     good = [a for a in activities if a["symbol"] == "AAPL"]
     bad = {**next(a for a in activities if a["symbol"] == "MSFT"), "qty": "abc"}
     with engine.begin() as conn:
-        landed = land_fills(conn, [*good, bad])
+        landed, quarantined_now = land_fills(conn, [*good, bad])
     with engine.begin() as conn:
         land_fills(conn, [bad])
-    assert landed == len(good) >= 1
+    assert landed == len(good) >= 1 and quarantined_now == 1
     assert landed_fills(engine) == sorted((a["id"], "AAPL") for a in good)
     assert quarantined() == [
         ("fill", bad["id"], "alpaca", "qty: Input should be a valid decimal (value 'abc')", bad)
