@@ -101,7 +101,7 @@ def status_tables(engine: Engine, now: datetime) -> list[Table]:
         ).all()
         runs = conn.execute(
             text(
-                "select id, status, fetched, landed, corrected, unchanged, "
+                "select id, kind, status, fetched, landed, corrected, unchanged, "
                 "quarantined, round(duration_seconds::numeric, 2), finished_at, error "
                 "from raw.ingestion_runs order by id desc limit 10"
             )
@@ -132,6 +132,7 @@ def status_tables(engine: Engine, now: datetime) -> list[Table]:
         )
     last = Table(title="last runs")
     last.add_column("id")
+    last.add_column("kind")
     last.add_column("status", min_width=9)
     for column in ("fetched", "landed", "corrected", "unchanged", "quarantined", "seconds"):
         last.add_column(column, justify="right")

@@ -1,6 +1,7 @@
 {% macro create_udfs() -%}
     create schema if not exists {{ udf_schema() }};
     {{ create_wilder_average() }}
+    {{ create_exponential_average() }}
     {{ create_average_cost() }}
 {%- endmacro %}
 
