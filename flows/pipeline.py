@@ -27,6 +27,7 @@ from ingestion.fills import sync_fills
 from ingestion.orders import sync_orders
 from ingestion.reference import sync_reference
 from ingestion.timeframes import parse_timeframe
+from strategies.params import record_params
 from strategies.spec import StrategySpec, load_specs
 
 TRADING_GATE = "+exposure:alpaca_executor"
@@ -55,11 +56,13 @@ class CycleSummary:
 def load(
     settings: Settings, engine: Engine, specs: list[StrategySpec], as_of: datetime
 ) -> tuple[int, int]:
-    """Land the calendar and assets, the newest bars of every universe, then orders and fills.
+    """Record the strategy specs (a changed one gets a new row), land the calendar and assets,
+    the newest bars of every universe, then orders and fills.
 
     Returns (bars landed, bars quarantined).
     """
     data, trading = data_client(settings), trading_client(settings)
+    record_params(engine, specs, effective_from=as_of)
     sync_reference(trading, engine, as_of)
     landed = quarantined = 0
     for timeframe_name in sorted({spec.timeframe for spec in specs}):
