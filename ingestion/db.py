@@ -41,11 +41,12 @@ WRITTEN = [*BAR_COLUMNS, "version", "is_suspect", "suspect_reason"]
 COPY_CHUNK_ROWS = 100_000
 
 # Built from the fixed column lists above, never from input.
-MOVE_TO_HISTORY = """
-insert into raw.bars_history
-select b.*, now() from raw.bars as b
+_KEPT = [*WRITTEN, "ingested_at"]
+MOVE_TO_HISTORY = f"""
+insert into raw.bars_history ({", ".join(_KEPT)}, superseded_at)
+select {", ".join(f"b.{c}" for c in _KEPT)}, now() from raw.bars as b
 join incoming_bars as i using (symbol, timeframe, ts)
-"""
+"""  # noqa: S608
 APPLY_CORRECTIONS = f"""
 update raw.bars as b
 set {", ".join(f"{c} = i.{c}" for c in [*VALUES, "source", "is_suspect", "suspect_reason"])},
