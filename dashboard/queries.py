@@ -100,31 +100,26 @@ def equity_curve(engine: Engine) -> pd.DataFrame:
 
 
 def open_positions(engine: Engine) -> pd.DataFrame:
-    """The open position per symbol, valued at the latest bar's close."""
+    """The open position per strategy and symbol, valued at the latest close by the mart."""
     return _read(
         engine,
         "marts.positions",
         """
         select
+            positions.strategy,
             positions.symbol,
             positions.qty,
             positions.avg_cost,
             positions.cost_basis,
-            last_bar.close as last_price,
-            positions.qty * last_bar.close as market_value,
-            positions.qty * last_bar.close - positions.cost_basis as unrealized_pl,
+            positions.last_price,
+            positions.market_value,
+            positions.unrealized_pl,
+            positions.realized_pl,
             positions.fill_count,
             positions.last_filled_at
         from marts.positions as positions
-        left join lateral (
-            select indicators.close
-            from marts.indicators as indicators
-            where indicators.symbol = positions.symbol
-            order by indicators.ts desc
-            limit 1
-        ) as last_bar on true
         where positions.is_open
-        order by positions.symbol
+        order by positions.symbol, positions.strategy
         """,
     )
 

@@ -62,6 +62,7 @@ def _positions() -> None:
             hide_index=True,
             column_order=[
                 "symbol",
+                "strategy",
                 "qty",
                 "avg_cost",
                 "last_price",
@@ -71,6 +72,7 @@ def _positions() -> None:
             ],
             column_config={
                 "symbol": "Symbol",
+                "strategy": "Strategy",
                 "qty": columns.quantity("Qty"),
                 "avg_cost": columns.money("Avg cost"),
                 "last_price": columns.money("Last"),

@@ -290,7 +290,13 @@ def test_rerun_with_same_as_of_after_later_fills_gives_identical_orders(
     _insert(scenario.engine, "fills", [_fill("o-later", "BUYME", "buy", 50, 200, filled_at)])
 
     dbt_ok(
-        ["build", "--select", "int_positions_accumulated+", "--exclude", "test_type:unit"],
+        [
+            "build",
+            "--select",
+            "int_positions_accumulated+ int_fills_attributed+",
+            "--exclude",
+            "test_type:unit",
+        ],
         module_database,
     )
 
