@@ -149,7 +149,7 @@ def reference(series: Series) -> dict[str, np.ndarray]:
     """Every indicator of the mart as TA-Lib (or numpy) computes it on `series`."""
     high, low, close = series.array("high"), series.array("low"), series.array("close")
     macd, macd_signal, macd_hist = talib.MACD(close, 12, 26, 9)
-    upper, middle, lower = talib.BBANDS(close, 20, 2, 2, matype=0)
+    upper, middle, lower = talib.BBANDS(close, 20, 2, 2, matype=talib.MA_Type.SMA)
     previous = np.concatenate([[np.nan], close[:-1]])
     log_returns = np.log(close / previous)
     return {

@@ -24,12 +24,17 @@
 
     create or replace function {{ schema }}.wilder_average_final(state double precision[])
     returns double precision
-    language sql
+    language plpgsql
     immutable
     strict
     parallel safe
     as $body$
-        select case when state[3] = 1 then state[2] end
+    begin
+        if state[3] = 1 then
+            return state[2];
+        end if;
+        return null;
+    end;
     $body$;
 
     create or replace aggregate {{ schema }}.wilder_average(double precision, integer) (

@@ -69,8 +69,6 @@ running_averages as (
         udf.wilder_average(gain, 14) over bars_so_far as avg_gain_14,
         udf.wilder_average(loss, 14) over bars_so_far as avg_loss_14,
         udf.wilder_average(cast(true_range as double precision), 14) over bars_so_far as atr_14,
-        stddev_samp(log_return) over last_20_bars as log_return_stddev_20,
-        count(log_return) over last_20_bars as log_return_count_20,
         sum(typical_price * volume) over session_so_far as session_price_volume,
         sum(volume) over session_so_far as session_volume
     from gains_and_losses
@@ -108,6 +106,19 @@ macd_signals as (
             rows between unbounded preceding and current row
         ) as macd_signal_line
     from macd_lines
+),
+
+return_volatilities as (
+    select
+        *,
+        stddev_samp(log_return) over last_20_bars as log_return_stddev_20,
+        count(log_return) over last_20_bars as log_return_count_20
+    from macd_signals
+    window
+        last_20_bars as (
+            partition by symbol, timeframe order by ts
+            rows between 19 preceding and current row
+        )
 ),
 
 indicators as (
@@ -148,7 +159,7 @@ indicators as (
         simple_return as return_1,
         log_return as log_return_1,
         case when log_return_count_20 = 20 then log_return_stddev_20 end as volatility_20
-    from macd_signals
+    from return_volatilities
 ),
 
 flagged as (
