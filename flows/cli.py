@@ -304,6 +304,40 @@ def bench_ingest_command(
     )
 
 
+@bench_app.command("dbt")
+def bench_dbt_command(
+    symbols: Annotated[int, typer.Option(help="Synthetic symbols")] = 500,
+    hours: Annotated[int, typer.Option(help="Hourly bars per symbol")] = 3500,
+) -> None:
+    """Indicator and signal models: full refresh vs polars, hourly update at 1x and 4x history."""
+    from rich.table import Table
+
+    from config.database import resolve_connection
+    from flows.bench_dbt import bench_dbt
+
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+    result = bench_dbt(resolve_connection(_settings()), symbols, hours)
+    table = Table(title=f"indicators and signals, {symbols} symbols")
+    for column in ("measurement", "bars", "wall s", "dbt model s"):
+        table.add_column(column, justify="left" if column == "measurement" else "right")
+    table.add_row(
+        "polars, the same indicators in memory", f"{result.bars:,}", f"{result.polars:.1f}", ""
+    )
+    for name, bars, timing in (
+        ("dbt build --full-refresh", result.bars, result.full_refresh),
+        ("hourly update (one new bar per symbol)", result.bars, result.hourly),
+        ("hourly update at 4x the history", result.long_bars, result.long_hourly),
+    ):
+        table.add_row(name, f"{bars:,}", f"{timing.wall:.1f}", f"{timing.models:.1f}")
+    console.print(table)
+    console.print(
+        f"full refresh is {result.full_refresh.models / result.polars:.1f}x polars; "
+        f"4x the history costs {result.long_hourly.models / result.hourly.models:.2f}x "
+        "the hourly model time"
+    )
+
+
 def main() -> None:
     """Entry point for `python -m flows.cli`."""
     app()

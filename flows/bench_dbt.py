@@ -1,0 +1,115 @@
+"""`trading bench dbt`: the indicator and signal models, full refresh and hourly, against polars."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import polars as pl
+from sqlalchemy import text
+
+from config.database import Connection, make_engine
+from flows.bench import synthetic_bars
+from flows.dbt import run_dbt
+from flows.indicators_polars import indicators
+from ingestion.db import copy_frame
+from ingestion.migrate import scratch_database
+from strategies.spec import load_specs
+
+BENCH_DATABASE = "trading_bench_dbt"
+SELECT = ["+indicators", "+signals", "--exclude-resource-type", "unit_test"]
+
+
+@dataclass(frozen=True)
+class DbtTiming:
+    """One dbt invocation: wall seconds, and the seconds its models took (tests excluded)."""
+
+    wall: float
+    models: float
+
+
+@dataclass(frozen=True)
+class DbtBenchResult:
+    """The full build against polars, and the hourly update at two history lengths."""
+
+    bars: int
+    polars: float
+    full_refresh: DbtTiming
+    hourly: DbtTiming
+    long_bars: int
+    long_hourly: DbtTiming
+
+
+def _vars() -> str:
+    merged: dict[str, object] = {}
+    for spec in load_specs():
+        merged.update(spec.dbt_vars())
+    return json.dumps(merged)
+
+
+def _build(connection: Connection, *flags: str) -> DbtTiming:
+    """`dbt build` of the indicator and signal models and their staging (data tests included)."""
+    began = time.perf_counter()
+    result = run_dbt(
+        ["build", "--quiet", "--select", *SELECT, "--vars", _vars(), *flags], connection
+    )
+    wall = time.perf_counter() - began
+    if not result.success:
+        failed = [
+            f"{r.node.unique_id}: {r.message}"
+            for r in (result.result.results if result.result else [])  # type: ignore[union-attr]
+            if str(r.status) in ("error", "fail")
+        ]
+        raise RuntimeError(f"dbt build failed: {result.exception or '; '.join(failed)}")
+    results = result.result.results  # type: ignore[union-attr]
+    models = float(sum(r.execution_time for r in results if r.node.resource_type == "model"))
+    return DbtTiming(wall=wall, models=models)
+
+
+def _land(connection: Connection, bars: pl.DataFrame) -> None:
+    """Put bars straight into raw.bars (setup, not measured)."""
+    engine = make_engine(connection)
+    with engine.begin() as conn:
+        copy_frame(conn, "raw.bars", bars.with_columns(pl.lit("bench").alias("source")))
+        conn.execute(text("analyze raw.bars"))
+    engine.dispose()
+
+
+def _next_hour(bars: pl.DataFrame) -> pl.DataFrame:
+    """One new bar per symbol, an hour after each symbol's last."""
+    last = bars.sort("ts").group_by("symbol").last()
+    return last.with_columns(pl.col("ts") + timedelta(hours=1))
+
+
+def _hourly(connection: Connection, symbols: int, hours: int) -> tuple[int, DbtTiming]:
+    """Build `hours` of history, then time the build after one new bar per symbol."""
+    bars = synthetic_bars(symbols, hours)
+    _land(connection, bars)
+    _build(connection, "--full-refresh")
+    _land(connection, _next_hour(bars))
+    return bars.height, _build(connection)
+
+
+def bench_dbt(server: Connection, symbols: int, hours: int) -> DbtBenchResult:
+    """Run the three measurements, each in its own scratch database (dropped afterwards)."""
+    bars = synthetic_bars(symbols, hours)
+    began = time.perf_counter()
+    indicators(bars)
+    in_memory = time.perf_counter() - began
+    with scratch_database(server, BENCH_DATABASE) as database:
+        _land(database, bars)
+        full = _build(database, "--full-refresh")
+        _land(database, _next_hour(bars))
+        hourly = _build(database)
+    with scratch_database(server, BENCH_DATABASE) as database:
+        long_bars, long_hourly = _hourly(database, symbols, hours * 4)
+    return DbtBenchResult(
+        bars=bars.height,
+        polars=in_memory,
+        full_refresh=full,
+        hourly=hourly,
+        long_bars=long_bars,
+        long_hourly=long_hourly,
+    )
