@@ -42,7 +42,9 @@ def test_short_demo_trades_once_per_decision_and_a_rerun_duplicates_nothing(
     url = fresh_database.sqlalchemy_url.replace("postgresql+psycopg", "postgresql")
     for name in ("ALPACA_TRADING_URL", "ALPACA_DATA_URL", "ALPACA_API_KEY", "ALPACA_SECRET_KEY"):
         monkeypatch.setenv(name, "")
-    monkeypatch.setenv("ALPACA_RATE_LIMIT_PER_MINUTE", "100000")  # the demo sets it; undone after
+    # The demo and its cycles set these in-process; setting them here undoes them afterwards.
+    monkeypatch.setenv("ALPACA_RATE_LIMIT_PER_MINUTE", "100000")
+    monkeypatch.setenv("TRADING_AS_OF", TODAY.isoformat())
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")

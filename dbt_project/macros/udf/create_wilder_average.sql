@@ -43,4 +43,47 @@
         finalfunc = {{ schema }}.wilder_average_final,
         initcond = '{0,0,0}'
     );
+
+    create or replace function {{ schema }}.wilder_average_seeded_step(
+        state double precision[],
+        value double precision,
+        period integer,
+        seed double precision
+    )
+    returns double precision[]
+    language plpgsql
+    immutable
+    parallel safe
+    as $body$
+    begin
+        if state is null then
+            if seed is null then
+                state := array[0, 0, 0];
+            else
+                state := array[period, seed, 1];
+            end if;
+        end if;
+        if value is null then
+            return state;
+        elsif state[1] < period - 1 then
+            return array[state[1] + 1, state[2] + value, 0];
+        elsif state[1] = period - 1 then
+            return array[period, (state[2] + value) / period, 1];
+        else
+            return array[
+                period,
+                (state[2] * (period - 1) + value) / period,
+                1
+            ];
+        end if;
+    end;
+    $body$;
+
+    create or replace aggregate {{ schema }}.wilder_average(
+        double precision, integer, double precision
+    ) (
+        sfunc = {{ schema }}.wilder_average_seeded_step,
+        stype = double precision[],
+        finalfunc = {{ schema }}.wilder_average_final
+    );
 {%- endmacro %}

@@ -1,8 +1,41 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['symbol', 'timeframe', 'ts'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        pre_hook='set local jit = off',
+        post_hook="{{ analyze_if_never_analyzed(this) }}",
+        indexes=[
+            {'columns': ['symbol', 'timeframe', 'ts'], 'unique': true},
+            {'columns': ['bar_ingested_at']},
+            {'columns': ['computed_at']},
+        ],
+    )
+}}
+
 {%- set macd_fast, macd_slow, macd_signal = 12, 26, 9 -%}
+{#- The last recursive average to be seeded is MACD's signal line, at bar 34. -#}
+{%- set seeded_from_bar = macd_slow + macd_signal - 1 -%}
+{#- The longest window (sma_50) needs the 49 bars before the first recomputed one. -#}
+{%- set context_bars = 50 -%}
+{%- set seed_columns = [
+    ('bar_number', 'bigint'),
+    ('session_date', 'date'),
+    ('session_price_volume', 'numeric'),
+    ('session_volume', 'numeric'),
+    ('ema_12', 'double precision'),
+    ('ema_26', 'double precision'),
+    ('macd_fast_ema', 'double precision'),
+    ('macd_signal', 'double precision'),
+    ('avg_gain_14', 'double precision'),
+    ('avg_loss_14', 'double precision'),
+    ('atr_14', 'double precision'),
+] -%}
 
 with
 
-bars as (
+bars as not materialized (
     select
         symbol,
         timeframe,
@@ -11,17 +44,209 @@ bars as (
         high,
         low,
         close,
-        volume
+        volume,
+        ingested_at
     from {{ ref('stg_alpaca__bars') }}
 ),
+
+{% if is_incremental() %}
+{#- A literal (not a subquery) lets the planner see how few bars landed since. -#}
+{%- set landed_since = run_query(
+    "select coalesce(cast(max(bar_ingested_at) - interval '"
+    ~ var('indicators_ingested_overlap_minutes') ~ " minutes' as text), '-infinity') from "
+    ~ this
+).columns[0].values()[0] %}
+
+stored as not materialized (
+    select
+        symbol,
+        timeframe,
+        ts,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        bar_ingested_at,
+        {% for name, _ in seed_columns -%}
+        {{ name }}{{ ',' if not loop.last }}
+        {% endfor %}
+    from {{ this }}
+),
+
+landed_bars as (
+    select
+        bars.symbol,
+        bars.timeframe,
+        bars.ts
+    from bars
+    left join stored
+        on
+            bars.symbol = stored.symbol
+            and bars.timeframe = stored.timeframe
+            and bars.ts = stored.ts
+    where
+        bars.ingested_at >= timestamptz '{{ landed_since }}'
+        and bars.ingested_at is distinct from stored.bar_ingested_at
+),
+
+series_to_update as (
+    select
+        symbol,
+        timeframe,
+        min(ts) as recompute_from
+    from landed_bars
+    group by symbol, timeframe
+),
+
+seeded_series as (
+    select
+        series_to_update.symbol,
+        series_to_update.timeframe,
+        series_to_update.recompute_from,
+        seed.ts as seed_ts,
+        {% for name, _ in seed_columns -%}
+        seed.{{ name }} as seed_{{ name }}{{ ',' if not loop.last }}
+        {% endfor %}
+    from series_to_update
+    cross join lateral (
+        select *
+        from stored
+        where
+            stored.symbol = series_to_update.symbol
+            and stored.timeframe = series_to_update.timeframe
+            and stored.ts < series_to_update.recompute_from
+        order by stored.ts desc
+        limit 1
+    ) as seed
+    where seed.bar_number >= {{ seeded_from_bar }}
+),
+
+series_from_scratch as (
+    select
+        series_to_update.symbol,
+        series_to_update.timeframe
+    from series_to_update
+    left join seeded_series
+        on
+            series_to_update.symbol = seeded_series.symbol
+            and series_to_update.timeframe = seeded_series.timeframe
+    where seeded_series.symbol is null
+),
+
+context_bars as (
+    select
+        seeded_series.*,
+        context.ts,
+        context.open,
+        context.high,
+        context.low,
+        context.close,
+        context.volume,
+        context.bar_ingested_at,
+        true as is_context
+    from seeded_series
+    cross join lateral (
+        select *
+        from stored
+        where
+            stored.symbol = seeded_series.symbol
+            and stored.timeframe = seeded_series.timeframe
+            and stored.ts <= seeded_series.seed_ts
+        order by stored.ts desc
+        limit {{ context_bars }}
+    ) as context
+),
+
+resumed_bars as (
+    select
+        seeded_series.*,
+        recomputed.ts,
+        recomputed.open,
+        recomputed.high,
+        recomputed.low,
+        recomputed.close,
+        recomputed.volume,
+        recomputed.ingested_at as bar_ingested_at,
+        false as is_context
+    from seeded_series
+    cross join lateral (
+        select *
+        from bars
+        where
+            bars.symbol = seeded_series.symbol
+            and bars.timeframe = seeded_series.timeframe
+            and bars.ts >= seeded_series.recompute_from
+        offset 0
+    ) as recomputed
+),
+
+scratch_bars as (
+    select
+        series_from_scratch.symbol,
+        series_from_scratch.timeframe,
+        cast(null as timestamptz) as recompute_from,
+        cast(null as timestamptz) as seed_ts,
+        {% for name, data_type in seed_columns -%}
+        cast(null as {{ data_type }}) as seed_{{ name }},
+        {% endfor -%}
+        whole_series.ts,
+        whole_series.open,
+        whole_series.high,
+        whole_series.low,
+        whole_series.close,
+        whole_series.volume,
+        whole_series.ingested_at as bar_ingested_at,
+        false as is_context
+    from series_from_scratch
+    cross join lateral (
+        select *
+        from bars
+        where
+            bars.symbol = series_from_scratch.symbol
+            and bars.timeframe = series_from_scratch.timeframe
+        offset 0
+    ) as whole_series
+),
+
+series_bars as (
+    select * from context_bars
+    union all
+    select * from resumed_bars
+    union all
+    select * from scratch_bars
+),
+
+{% else %}
+
+series_bars as (
+    select
+        symbol,
+        timeframe,
+        {% for name, data_type in seed_columns -%}
+        cast(null as {{ data_type }}) as seed_{{ name }},
+        {% endfor -%}
+        ts,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        ingested_at as bar_ingested_at,
+        false as is_context
+    from bars
+),
+
+{% endif %}
 
 numbered as (
     select
         *,
-        row_number() over bar_series as bar_number,
+        coalesce(seed_bar_number, 0)
+            + count(*) filter (where not is_context) over bar_series as bar_number,
         lag(close) over bar_series as previous_close,
         cast(ts at time zone 'America/New_York' as date) as session_date
-    from bars
+    from series_bars
     window bar_series as (partition by symbol, timeframe order by ts)
 ),
 
@@ -57,20 +282,30 @@ running_averages as (
         avg(close) over last_20_bars as close_mean_20,
         var_pop(close) over last_20_bars as close_variance_20,
         avg(close) over last_50_bars as close_mean_50,
-        udf.exponential_average(cast(close as double precision), 12) over bars_so_far as ema_12,
-        udf.exponential_average(cast(close as double precision), 26) over bars_so_far as ema_26,
+        udf.exponential_average(cast(close as double precision), 12, seed_ema_12)
+            filter (where not is_context) over bars_so_far as ema_12,
+        udf.exponential_average(cast(close as double precision), 26, seed_ema_26)
+            filter (where not is_context) over bars_so_far as ema_26,
         udf.exponential_average(
             case
                 when bar_number > {{ macd_slow - macd_fast }}
                     then cast(close as double precision)
             end,
-            {{ macd_fast }}
-        ) over bars_so_far as macd_fast_ema,
-        udf.wilder_average(gain, 14) over bars_so_far as avg_gain_14,
-        udf.wilder_average(loss, 14) over bars_so_far as avg_loss_14,
-        udf.wilder_average(cast(true_range as double precision), 14) over bars_so_far as atr_14,
-        sum(typical_price * volume) over session_so_far as session_price_volume,
-        sum(volume) over session_so_far as session_volume
+            {{ macd_fast }},
+            seed_macd_fast_ema
+        ) filter (where not is_context) over bars_so_far as macd_fast_ema,
+        udf.wilder_average(gain, 14, seed_avg_gain_14)
+            filter (where not is_context) over bars_so_far as avg_gain_14,
+        udf.wilder_average(loss, 14, seed_avg_loss_14)
+            filter (where not is_context) over bars_so_far as avg_loss_14,
+        udf.wilder_average(cast(true_range as double precision), 14, seed_atr_14)
+            filter (where not is_context) over bars_so_far as atr_14,
+        case when session_date = seed_session_date then seed_session_price_volume else 0 end
+            + sum(typical_price * volume) filter (where not is_context) over session_so_far
+            as session_price_volume,
+        case when session_date = seed_session_date then seed_session_volume else 0 end
+            + sum(volume) filter (where not is_context) over session_so_far
+            as session_volume
     from gains_and_losses
     window
         last_20_bars as (
@@ -101,7 +336,8 @@ macd_lines as (
 macd_signals as (
     select
         *,
-        udf.exponential_average(macd_line, {{ macd_signal }}) over (
+        udf.exponential_average(macd_line, {{ macd_signal }}, seed_macd_signal)
+            filter (where not is_context) over (
             partition by symbol, timeframe order by ts
             rows between unbounded preceding and current row
         ) as macd_signal_line
@@ -131,8 +367,11 @@ indicators as (
         low,
         close,
         volume,
+        bar_ingested_at,
         bar_number,
         session_date,
+        session_price_volume,
+        session_volume,
         case when bar_number >= 20 then close_mean_20 end as sma_20,
         case when bar_number >= 50 then close_mean_50 end as sma_50,
         ema_12,
@@ -160,6 +399,7 @@ indicators as (
         log_return as log_return_1,
         case when log_return_count_20 = 20 then log_return_stddev_20 end as volatility_20
     from return_volatilities
+    where not is_context
 ),
 
 flagged as (
@@ -182,7 +422,8 @@ flagged as (
             and return_1 is not null
             and log_return_1 is not null
             and volatility_20 is not null
-        ) as is_warm
+        ) as is_warm,
+        cast('{{ run_started_at.isoformat() }}' as timestamptz) as computed_at
     from indicators
 )
 

@@ -1,3 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['symbol', 'timeframe', 'ts'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook="{{ analyze_if_never_analyzed(this) }}",
+        indexes=[
+            {'columns': ['symbol', 'timeframe', 'ts'], 'unique': true},
+            {'columns': ['computed_at']},
+        ],
+    )
+}}
+
 with
 
 computed_indicators as (
@@ -26,9 +40,17 @@ computed_indicators as (
         return_1,
         log_return_1,
         volatility_20,
-        is_warm
+        is_warm,
+        computed_at
     from {{ ref('int_bars_indicators_computed') }}
 ),
+
+{% if is_incremental() %}
+{#- A literal (not a subquery) lets the planner use the index on computed_at. -#}
+{%- set built_until = run_query(
+    "select coalesce(cast(max(computed_at) as text), '-infinity') from " ~ this
+).columns[0].values()[0] %}
+{% endif %}
 
 final as (
     select
@@ -56,8 +78,12 @@ final as (
         cast(return_1 as double precision) as return_1,
         cast(log_return_1 as double precision) as log_return_1,
         cast(volatility_20 as double precision) as volatility_20,
-        cast(is_warm as boolean) as is_warm
+        cast(is_warm as boolean) as is_warm,
+        cast(computed_at as timestamptz) as computed_at
     from computed_indicators
+    {% if is_incremental() -%}
+    where computed_indicators.computed_at > timestamptz '{{ built_until }}'
+    {%- endif %}
 )
 
 select * from final
