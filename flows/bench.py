@@ -43,7 +43,8 @@ def synthetic_bars(symbols: int, hours: int, seed: int = 7) -> pl.DataFrame:
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
     start = end - timedelta(hours=hours)
     hours_index = pl.datetime_range(start, end, "1h", closed="left", eager=True, time_zone="UTC")
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    # One random walk per symbol (a single walk over every row would drift towards 0).
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (symbols, hours)), axis=1)).ravel()
     open_ = close * (1 + rng.normal(0, 0.002, n))
     high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.003, n))
     low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.003, n))
