@@ -1,49 +1,5 @@
 {% macro create_wilder_average() -%}
     {%- set schema = udf_schema() -%}
-    create or replace function {{ schema }}.wilder_average_step(
-        state double precision[],
-        value double precision,
-        period integer
-    )
-    returns double precision[]
-    language plpgsql
-    immutable
-    strict
-    parallel safe
-    as $body$
-    begin
-        if state[1] < period - 1 then
-            return array[state[1] + 1, state[2] + value, 0];
-        elsif state[1] = period - 1 then
-            return array[period, (state[2] + value) / period, 1];
-        else
-            return array[period, (state[2] * (period - 1) + value) / period, 1];
-        end if;
-    end;
-    $body$;
-
-    create or replace function {{ schema }}.wilder_average_final(state double precision[])
-    returns double precision
-    language plpgsql
-    immutable
-    strict
-    parallel safe
-    as $body$
-    begin
-        if state[3] = 1 then
-            return state[2];
-        end if;
-        return null;
-    end;
-    $body$;
-
-    create or replace aggregate {{ schema }}.wilder_average(double precision, integer) (
-        sfunc = {{ schema }}.wilder_average_step,
-        stype = double precision[],
-        finalfunc = {{ schema }}.wilder_average_final,
-        initcond = '{0,0,0}'
-    );
-
     create or replace function {{ schema }}.wilder_average_seeded_step(
         state double precision[],
         value double precision,
@@ -76,6 +32,21 @@
                 1
             ];
         end if;
+    end;
+    $body$;
+
+    create or replace function {{ schema }}.wilder_average_final(state double precision[])
+    returns double precision
+    language plpgsql
+    immutable
+    strict
+    parallel safe
+    as $body$
+    begin
+        if state[3] = 1 then
+            return state[2];
+        end if;
+        return null;
     end;
     $body$;
 

@@ -13,7 +13,7 @@ inputs (n, value) as (
 smoothed as (
     select
         n,
-        udf.wilder_average(value, 3) over (
+        udf.wilder_average(value, 3, null) over (
             order by n rows between unbounded preceding and current row
         ) as wilder
     from inputs

@@ -32,9 +32,9 @@ changes as (
 smoothed as (
     select
         n,
-        udf.wilder_average(case when change >= 0 then change when change < 0 then 0 end, 14)
+        udf.wilder_average(case when change >= 0 then change when change < 0 then 0 end, 14, null)
             over so_far as avg_gain,
-        udf.wilder_average(case when change < 0 then -change when change >= 0 then 0 end, 14)
+        udf.wilder_average(case when change < 0 then -change when change >= 0 then 0 end, 14, null)
             over so_far as avg_loss
     from changes
     window so_far as (order by n rows between unbounded preceding and current row)
