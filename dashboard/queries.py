@@ -131,7 +131,8 @@ def latest_signals(engine: Engine) -> pd.DataFrame:
         "marts.signals",
         """
         select distinct on (strategy, symbol, timeframe)
-            strategy, symbol, timeframe, ts, decision_at, signal, is_cross, reference_price
+            strategy, symbol, timeframe, ts, decision_at, signal, strength, target_weight,
+            in_position, reference_price
         from marts.signals
         order by strategy, symbol, timeframe, ts desc
         """,

@@ -16,7 +16,8 @@ from flows.dbt import run_dbt
 from flows.indicators_polars import indicators
 from ingestion.db import copy_frame
 from ingestion.migrate import scratch_database
-from strategies.spec import load_specs
+from strategies.params import record_params
+from strategies.spec import dbt_vars, load_specs
 
 BENCH_DATABASE = "trading_bench_dbt"
 SELECT = ["+indicators", "+signals", "--exclude-resource-type", "unit_test"]
@@ -46,10 +47,7 @@ class DbtBenchResult:
 
 
 def _vars() -> str:
-    merged: dict[str, object] = {}
-    for spec in load_specs():
-        merged.update(spec.dbt_vars())
-    return json.dumps(merged)
+    return json.dumps(dbt_vars(load_specs()))
 
 
 def _build(connection: Connection, *flags: str) -> DbtTiming:
@@ -91,6 +89,15 @@ def _land(connection: Connection, bars: pl.DataFrame, ago: timedelta = timedelta
     engine.dispose()
 
 
+def _trade_every_symbol(connection: Connection, bars: pl.DataFrame) -> None:
+    """Every shipped strategy trades every bench symbol (setup, not measured)."""
+    universe = sorted(bars["symbol"].unique())
+    engine = make_engine(connection)
+    specs = [spec.model_copy(update={"universe": universe}) for spec in load_specs()]
+    record_params(engine, specs, datetime.now(UTC))
+    engine.dispose()
+
+
 def _next_hour(bars: pl.DataFrame) -> pl.DataFrame:
     """One new bar per symbol, an hour after each symbol's last."""
     last = bars.sort("ts").group_by("symbol").last()
@@ -101,6 +108,7 @@ def _hourly(connection: Connection, symbols: int, hours: int) -> tuple[int, DbtT
     """Build `hours` of history, then time the build after one new bar per symbol."""
     bars = synthetic_bars(symbols, hours)
     _land(connection, bars, LANDED_EARLIER)
+    _trade_every_symbol(connection, bars)
     _build(connection, "--full-refresh")
     _land(connection, _next_hour(bars))
     return bars.height, _build(connection)
@@ -115,6 +123,7 @@ def bench_dbt(server: Connection, symbols: int, hours: int) -> DbtBenchResult:
     with scratch_database(server, BENCH_DATABASE) as database:
         # The history landed before the hour being measured, as after a backfill.
         _land(database, bars, LANDED_EARLIER)
+        _trade_every_symbol(database, bars)
         full = _build(database, "--full-refresh")
         _land(database, _next_hour(bars))
         hourly = _build(database)

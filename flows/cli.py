@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -149,6 +150,9 @@ def import_bars_command(
     )
 
 
+DBT_COMMANDS_WITH_VARS = {"build", "run", "test", "compile", "docs", "list", "ls", "parse", "show"}
+
+
 @app.command(
     "dbt",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
@@ -158,10 +162,15 @@ def dbt_command(ctx: typer.Context) -> None:
     """Run dbt (e.g. `trading dbt build`) on the current database, embedded or not."""
     from config.database import resolve_connection
     from flows.dbt import run_dbt
+    from strategies.spec import dbt_vars, load_specs
 
     settings = _settings()
     _engine(settings)
-    result = run_dbt(list(ctx.args), resolve_connection(settings))
+    args = list(ctx.args)
+    if args and args[0] in DBT_COMMANDS_WITH_VARS and "--vars" not in args:
+        # marts.signals unions the strategies of strategies/specs/, not only the shipped ones.
+        args += ["--vars", json.dumps(dbt_vars(load_specs()))]
+    result = run_dbt(args, resolve_connection(settings))
     raise typer.Exit(code=0 if result.success else 1)
 
 

@@ -120,7 +120,10 @@ def _summary_table(
             str(last.dbt_nodes_passed) if last else "no cycle run",
         ),
         ("signals (marts.signals)", str(_count(engine, "select count(*) from marts.signals"))),
-        ("crossovers", str(_count(engine, "select count(*) from marts.signals where is_cross"))),
+        (
+            "buy / sell signals",
+            str(_count(engine, "select count(*) from marts.signals where signal <> 'hold'")),
+        ),
         ("orders submitted", str(statuses.get("submitted", 0))),
         ("orders rejected", str(statuses.get("rejected", 0))),
         ("orders the simulator holds", str(sim_orders)),
@@ -153,8 +156,8 @@ def run_demo(
 
     home = settings.trading_home.resolve()
     home.mkdir(parents=True, exist_ok=True)
-    spec = load_specs()[0]
-    symbols = spec.universe
+    specs = load_specs()
+    symbols = sorted({symbol for spec in specs for symbol in spec.universe})
     window = demo_window(today or datetime.now(UTC), days, history_days)
     console.print(
         f"demo: {len(symbols)} symbols, {history_days} days of history from "
@@ -177,17 +180,20 @@ def run_demo(
         connection = resolve_connection(demo_settings)
         engine = make_engine(connection)
         migrate(engine)
-        timeframe = parse_timeframe(spec.timeframe)
-        runs = backfill(
-            data_client(demo_settings),
-            trading_client(demo_settings),
-            engine,
-            symbols,
-            timeframe,
-            window.history_start,
-            window.start,
-            options=landing_options(demo_settings),
-        )
+        runs = [
+            run
+            for timeframe in sorted({spec.timeframe for spec in specs})
+            for run in backfill(
+                data_client(demo_settings),
+                trading_client(demo_settings),
+                engine,
+                sorted({s for spec in specs if spec.timeframe == timeframe for s in spec.universe}),
+                parse_timeframe(timeframe),
+                window.history_start,
+                window.start,
+                options=landing_options(demo_settings),
+            )
+        ]
         total = totals(runs)
         console.print(
             f"backfill: {total.fetched} bars fetched, {total.landed} landed, "

@@ -28,7 +28,7 @@ from ingestion.orders import sync_orders
 from ingestion.reference import sync_reference
 from ingestion.timeframes import parse_timeframe
 from strategies.params import record_params
-from strategies.spec import StrategySpec, load_specs
+from strategies.spec import StrategySpec, dbt_vars, load_specs
 
 TRADING_GATE = "+exposure:alpaca_executor"
 DASHBOARD = "+exposure:streamlit_dashboard"
@@ -102,14 +102,6 @@ def sync(settings: Settings, engine: Engine, as_of: datetime) -> tuple[int, str]
     sync_orders(client, engine)
     new_fills = sync_fills(client, engine)
     return new_fills, str(snapshot_account(client, engine, as_of).equity)
-
-
-def dbt_vars(specs: list[StrategySpec]) -> dict[str, Any]:
-    """The vars of every build: each strategy's parameters."""
-    merged: dict[str, Any] = {}
-    for spec in specs:
-        merged.update(spec.dbt_vars())
-    return merged
 
 
 def dbt_build(

@@ -1,41 +1,112 @@
-"""Strategy specs: one YAML per strategy in strategies/specs/, validated here."""
+"""Strategy specs: one YAML per strategy in strategies/specs/, validated here.
+
+A strategy is two files: this spec and its signal SQL,
+`dbt_project/models/intermediate/strategies/int_<name>__signals.sql`. The spec names the
+parameters the SQL reads (`strategy_bars(parameters=[...])`); a spec that lacks one of them, or a
+strategy without its SQL file, is refused here, before anything reaches dbt.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ingestion.timeframes import parse_timeframe
 
 SPECS_DIR = Path(__file__).parent / "specs"
+SIGNAL_MODELS_DIR = (
+    Path(__file__).resolve().parent.parent
+    / "dbt_project"
+    / "models"
+    / "intermediate"
+    / "strategies"
+)
+# The parameter list of `strategy_bars(parameters=['a', 'b'])` in a strategy's signal SQL.
+_READ_PARAMETERS = re.compile(r"strategy_bars\(\s*parameters\s*=\s*\[([^\]]*)\]")
+
+ParameterName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,40}$")]
+
+
+class StrategyLimits(BaseModel):
+    """How much of the account one strategy may use."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    capital_budget: float = Field(gt=0, le=1)
+    """Fraction of account equity the strategy may hold in total."""
+    max_positions: int = Field(ge=1)
+    """Symbols it may hold at once; each position's target weight is budget / max_positions."""
+
+    @property
+    def target_weight(self) -> float:
+        """The weight of equity one position of this strategy aims at."""
+        return self.capital_budget / self.max_positions
 
 
 class SmaCrossoverParameters(BaseModel):
-    """Window lengths, in bars, of the two moving averages."""
+    full_strength_gap: float = Field(gt=0)
 
-    fast: int = Field(gt=1)
-    slow: int = Field(gt=2)
+
+class RsiMeanReversionParameters(BaseModel):
+    oversold: float = Field(gt=0, lt=100)
+    exit_above: float = Field(gt=0, lt=100)
 
     @model_validator(mode="after")
-    def _fast_below_slow(self) -> SmaCrossoverParameters:
-        if self.fast >= self.slow:
+    def _exit_above_oversold(self) -> RsiMeanReversionParameters:
+        if self.exit_above <= self.oversold:
             raise ValueError(
-                f"parameters.fast ({self.fast}) must be below parameters.slow ({self.slow})"
+                f"parameters.exit_above ({self.exit_above:g}) must be above "
+                f"parameters.oversold ({self.oversold:g})"
             )
         return self
 
 
-class StrategySpec(BaseModel):
-    """One strategy: what it trades, on which bars, with which parameters."""
+class BollingerBreakoutParameters(BaseModel):
+    entry_k: float = Field(gt=0)
+    exit_k: float
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")
+    @model_validator(mode="after")
+    def _exit_below_entry(self) -> BollingerBreakoutParameters:
+        if self.exit_k >= self.entry_k:
+            raise ValueError(
+                f"parameters.exit_k ({self.exit_k:g}) must be below "
+                f"parameters.entry_k ({self.entry_k:g})"
+            )
+        return self
+
+
+# Extra checks for the shipped strategies' parameters. A new strategy needs no entry here: its
+# parameters are then only required to be numbers and to cover what its SQL reads.
+PARAMETER_RULES: dict[str, type[BaseModel]] = {
+    "sma_crossover": SmaCrossoverParameters,
+    "rsi_mean_reversion": RsiMeanReversionParameters,
+    "bollinger_breakout": BollingerBreakoutParameters,
+}
+
+
+class StrategySpec(BaseModel):
+    """One strategy: what it trades, on which bars, with which parameters and limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,23}$")
     description: str
     timeframe: str
     universe: list[str] = Field(min_length=1)
-    parameters: SmaCrossoverParameters
+    parameters: dict[ParameterName, float] = Field(default_factory=dict)
+    limits: StrategyLimits
 
     @field_validator("timeframe")
     @classmethod
@@ -47,19 +118,70 @@ class StrategySpec(BaseModel):
     def _upper_symbols(cls, value: list[str]) -> list[str]:
         return [symbol.strip().upper() for symbol in value]
 
-    def dbt_vars(self) -> dict[str, Any]:
-        """The dbt vars that carry this strategy's parameters."""
-        return {f"{self.name}_{key}": val for key, val in self.parameters.model_dump().items()}
+    @model_validator(mode="after")
+    def _shipped_parameter_rules(self) -> StrategySpec:
+        rules = PARAMETER_RULES.get(self.name)
+        if rules is None:
+            return self
+        try:
+            rules.model_validate(self.parameters)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"parameters.{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"] else e["msg"]
+                for e in error.errors()
+            )
+            raise ValueError(problems) from None
+        return self
 
 
-def load_spec(path: Path) -> StrategySpec:
+def signal_model_path(name: str, models_dir: Path = SIGNAL_MODELS_DIR) -> Path:
+    """Where the strategy's signal SQL lives."""
+    return models_dir / f"int_{name}__signals.sql"
+
+
+def parameters_read(sql: str) -> list[str]:
+    """The parameter names a signal model reads through `strategy_bars(parameters=[...])`."""
+    match = _READ_PARAMETERS.search(sql)
+    return re.findall(r"['\"]([^'\"]+)['\"]", match.group(1)) if match else []
+
+
+def check_against_sql(spec: StrategySpec, models_dir: Path = SIGNAL_MODELS_DIR) -> None:
+    """Refuse a spec whose signal SQL is missing or reads a parameter the spec does not set."""
+    path = signal_model_path(spec.name, models_dir)
+    if not path.is_file():
+        raise ValueError(f"name: no signal model for strategy '{spec.name}' (expected {path})")
+    missing = [name for name in parameters_read(path.read_text()) if name not in spec.parameters]
+    if missing:
+        raise ValueError(
+            f"parameters: {', '.join(missing)} missing ({path.name} reads "
+            f"{', '.join(parameters_read(path.read_text()))})"
+        )
+
+
+def load_spec(path: Path, models_dir: Path = SIGNAL_MODELS_DIR) -> StrategySpec:
     """Read and validate one spec file; errors name the file and the field."""
     try:
-        return StrategySpec.model_validate(yaml.safe_load(path.read_text()))
+        spec = StrategySpec.model_validate(yaml.safe_load(path.read_text()))
+        check_against_sql(spec, models_dir)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
+    if path.stem != spec.name:
+        raise ValueError(f"{path}: name: '{spec.name}' differs from the file name '{path.stem}'")
+    return spec
 
 
-def load_specs(directory: Path = SPECS_DIR) -> list[StrategySpec]:
-    """Every strategy spec in the directory, by file name."""
-    return [load_spec(path) for path in sorted(directory.glob("*.yaml"))]
+def load_specs(
+    directory: Path = SPECS_DIR, models_dir: Path = SIGNAL_MODELS_DIR
+) -> list[StrategySpec]:
+    """Every strategy spec in the directory, by file name; their budgets must fit in the account."""
+    specs = [load_spec(path, models_dir) for path in sorted(directory.glob("*.yaml"))]
+    budget = sum(spec.limits.capital_budget for spec in specs)
+    if budget > 1 + 1e-9:
+        shares = ", ".join(f"{s.name} {s.limits.capital_budget:g}" for s in specs)
+        raise ValueError(f"{directory}: limits.capital_budget adds up to {budget:g} > 1 ({shares})")
+    return specs
+
+
+def dbt_vars(specs: list[StrategySpec]) -> dict[str, Any]:
+    """The dbt vars that tell marts.signals which strategy models to union."""
+    return {"strategies": sorted(spec.name for spec in specs)}

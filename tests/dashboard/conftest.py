@@ -28,6 +28,8 @@ from config.database import Connection, make_engine
 from dashboard.launch import streamlit_command
 from flows.dbt import run_dbt
 from ingestion.migrate import migrate
+from strategies.params import record_params
+from strategies.spec import load_specs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -278,6 +280,9 @@ def built_database(postgres_server: Connection) -> Iterator[BuiltDatabase]:
     try:
         migrate(engine)
         dataset = load_raw(engine)
+        # Every shipped strategy, trading the data set's symbols.
+        specs = [s.model_copy(update={"universe": list(dataset.symbols)}) for s in load_specs()]
+        record_params(engine, specs, datetime.now(UTC))
         result = run_dbt(["build"], connection)
         assert result.success, f"dbt build failed: {result.exception or result.result}"
         grant_reader(engine)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from config.database import Connection, make_engine
 from config.settings import Settings
 from dashboard import queries
+from strategies.spec import load_specs
 
 if TYPE_CHECKING:
     from tests.dashboard.conftest import BuiltDatabase
@@ -143,9 +144,14 @@ def test_open_positions_lists_only_the_held_symbol_valued_at_the_last_close(
 def test_latest_signals_has_one_row_per_symbol_at_the_last_bar(
     built_database: BuiltDatabase, built_reader: Engine
 ) -> None:
-    """Each symbol's latest signal is the one for its last bar."""
+    """Each strategy's latest signal per symbol is the one for the symbol's last bar."""
     signals = queries.latest_signals(built_reader)
-    assert sorted(signals["symbol"]) == sorted(built_database.dataset.symbols)
+    strategies = sorted(spec.name for spec in load_specs())
+    assert sorted(zip(signals["strategy"], signals["symbol"], strict=True)) == [
+        (strategy, symbol)
+        for strategy in strategies
+        for symbol in sorted(built_database.dataset.symbols)
+    ]
     assert (signals["ts"] == built_database.dataset.last_bar_at).all()
 
 

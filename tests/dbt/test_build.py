@@ -12,13 +12,17 @@ import pytest
 from sqlalchemy import Engine, text
 
 from config.database import Connection
+from strategies.params import record_params
+from strategies.spec import load_specs
 
 pytestmark = pytest.mark.integration
 
 DbtOk = Callable[[list[str], Connection], None]
 InsertBars = Callable[[Engine, Sequence[Mapping[str, Any]]], None]
 
-HOURS = 40
+HOURS = 60
+# The shipped SMA crossover (sma_20 vs sma_50) trades the scenario's symbols, from the start.
+EQUITY = Decimal(9595)
 
 APPROVED_ORDERS_CONTRACT = [
     ("client_order_id", "text", "NO"),
@@ -38,10 +42,10 @@ APPROVED_ORDERS_CONTRACT = [
 
 
 def _closes(symbol: str) -> list[Decimal]:
-    """Hourly closes: BUYME falls then jumps on the last bar (fast SMA crosses above slow);
+    """Hourly closes: BUYME falls then jumps on the last bar (sma_20 crosses above sma_50);
     SELLME and HOLD keep falling / rising."""
     if symbol == "BUYME":
-        return [Decimal(100) - Decimal("0.5") * i for i in range(HOURS - 1)] + [Decimal(200)]
+        return [Decimal(100) - Decimal("0.5") * i for i in range(HOURS - 1)] + [Decimal(400)]
     if symbol == "SELLME":
         return [Decimal(80) - Decimal("0.25") * i for i in range(HOURS)]
     return [Decimal(30) + Decimal("0.1") * i for i in range(HOURS)]
@@ -60,7 +64,7 @@ def _insert(engine: Engine, table: str, rows: list[dict[str, Any]]) -> None:
 def _order(order_id: str, symbol: str, qty: int, at: datetime) -> dict[str, Any]:
     return {
         "id": order_id,
-        "client_order_id": f"manual-{order_id}",
+        "client_order_id": f"sma_crossover-{symbol}-{order_id}",
         "symbol": symbol,
         "side": "buy",
         "order_type": "market",
@@ -125,10 +129,14 @@ def scenario(
     insert_bars: InsertBars,
     dbt_as_of: datetime,
 ) -> Iterator[Scenario]:
-    """Build on the empty raw schema (unit tests included), then land hourly bars for three
-    symbols whose last bar ended 5 minutes before as_of, fills bought before as_of and account
-    snapshots, and build again at as_of."""
+    """Build on the empty raw schema (unit tests included), then record the SMA crossover spec
+    for the scenario's symbols, land hourly bars for three symbols whose last bar ended 5
+    minutes before as_of, fills bought before as_of and account snapshots, and build again at
+    as_of."""
     dbt_ok(["build"], module_database)
+    (spec,) = [s for s in load_specs() if s.name == "sma_crossover"]
+    scenario_spec = spec.model_copy(update={"universe": ["BUYME", "SELLME", "HOLD"]})
+    record_params(module_engine, [scenario_spec], dbt_as_of)
     mart_counts_when_empty = _mart_counts(module_engine)
 
     last_bar = dbt_as_of - timedelta(hours=1, minutes=5)
@@ -189,7 +197,7 @@ def scenario(
                 "equity": equity,
                 "payload": "{}",
             }
-            for h, cash, equity in ((0, 10000, 10000), (5, 9300, 10100), (10, 9300, 9595))
+            for h, cash, equity in ((0, 10000, 10000), (5, 9300, 10100), (10, 9300, EQUITY))
         ],
     )
     dbt_ok(["build", "--exclude", "test_type:unit"], module_database)
@@ -208,21 +216,23 @@ def test_build_passes_on_an_empty_raw_schema(scenario: Scenario) -> None:
 def test_approved_orders_are_the_crossover_buy_and_the_flat_sell(scenario: Scenario) -> None:
     decision_ts = scenario.last_bar
     stamp = decision_ts.strftime("%Y%m%d%H%M")
+    # Target weight 0.4 / 4 of the last equity, in 400 USD shares.
+    buy_qty = int(Decimal("0.1") * EQUITY / 400)
     assert _approved_orders(scenario.engine) == [
         (
             f"sma_crossover-BUYME-{stamp}",
             "sma_crossover",
             "BUYME",
             "buy",
-            Decimal(50),
+            Decimal(buy_qty),
             "market",
             "day",
             None,
             decision_ts,
             scenario.as_of,
-            Decimal(200),
+            Decimal(400),
             Decimal(0),
-            Decimal(50),
+            Decimal(buy_qty),
         ),
         (
             f"sma_crossover-SELLME-{stamp}",
@@ -235,19 +245,34 @@ def test_approved_orders_are_the_crossover_buy_and_the_flat_sell(scenario: Scena
             None,
             decision_ts,
             scenario.as_of,
-            Decimal("70.25"),
+            Decimal("65.25"),
             Decimal(7),
             Decimal(0),
         ),
     ]
 
 
-def test_signal_crosses_on_the_last_bar_only(scenario: Scenario) -> None:
+def test_signals_buy_on_the_cross_and_on_the_first_warm_bar_wanting_a_position(
+    scenario: Scenario,
+) -> None:
+    """Indicators are warm from the 50th bar; HOLD (rising) wants a position from then on,
+    BUYME only after its last bar's jump, SELLME never."""
+    first_warm_bar = scenario.last_bar - timedelta(hours=HOURS - 50)
     with scenario.engine.connect() as conn:
-        crosses = conn.execute(
-            text("select symbol, ts, signal from marts.signals where is_cross order by symbol")
+        decisions = conn.execute(
+            text(
+                "select symbol, ts, signal from marts.signals"
+                " where signal <> 'hold' order by symbol"
+            )
         ).all()
-    assert [tuple(c) for c in crosses] == [("BUYME", scenario.last_bar, "long")]
+        counts = dict(
+            conn.execute(text("select symbol, count(*) from marts.signals group by symbol")).all()
+        )
+    assert [tuple(d) for d in decisions] == [
+        ("BUYME", scenario.last_bar, "buy"),
+        ("HOLD", first_warm_bar, "buy"),
+    ]
+    assert counts == {symbol: HOURS - 49 for symbol in ("BUYME", "SELLME", "HOLD")}
 
 
 def test_positions_and_equity_curve_follow_raw_data(scenario: Scenario) -> None:
@@ -287,13 +312,13 @@ def test_rerun_with_same_as_of_after_later_fills_gives_identical_orders(
     before = _approved_orders(scenario.engine)
     filled_at = scenario.as_of + timedelta(minutes=1)
     _insert(scenario.engine, "orders", [_order("o-later", "BUYME", 50, filled_at)])
-    _insert(scenario.engine, "fills", [_fill("o-later", "BUYME", "buy", 50, 200, filled_at)])
+    _insert(scenario.engine, "fills", [_fill("o-later", "BUYME", "buy", 50, 400, filled_at)])
 
     dbt_ok(
         [
             "build",
             "--select",
-            "int_positions_accumulated+ int_fills_attributed+",
+            "int_positions_accumulated+ int_fills_attributed+ int_strategy_positions_accumulated+",
             "--exclude",
             "test_type:unit",
         ],

@@ -21,19 +21,19 @@ def test_each_change_is_in_force_until_the_next(
     dbt_ok: Callable[[list[str], Connection], None],
 ) -> None:
     (spec,) = [s for s in load_specs() if s.name == "sma_crossover"]
-    slower = spec.model_copy(update={"parameters": spec.parameters.model_copy(update={"slow": 40})})
+    slower = spec.model_copy(update={"parameters": {"full_strength_gap": 0.05}})
     record_params(module_engine, [spec], MONDAY)
     record_params(module_engine, [slower], TUESDAY)
     dbt_ok(["build", "--select", "stg_trading__strategy_params"], module_database)
     with module_engine.connect() as conn:
         history = conn.execute(
             text(
-                "select effective_from, effective_to, is_current, "
-                "(parameters ->> 'slow')::int, universe[1], timeframe "
+                "select effective_from, effective_to, isfinite(applies_from), is_current, "
+                "(parameters ->> 'full_strength_gap')::float, universe[1], timeframe "
                 "from staging.stg_trading__strategy_params order by effective_from"
             )
         ).all()
     assert history == [
-        (MONDAY, TUESDAY, False, spec.parameters.slow, spec.universe[0], "1Hour"),
-        (TUESDAY, None, True, 40, spec.universe[0], "1Hour"),
+        (MONDAY, TUESDAY, False, False, 0.02, spec.universe[0], "1Hour"),
+        (TUESDAY, None, True, True, 0.05, spec.universe[0], "1Hour"),
     ]

@@ -13,10 +13,10 @@ MONDAY = datetime(2024, 3, 4, 15, 5, tzinfo=UTC)
 TUESDAY = datetime(2024, 3, 5, 15, 5, tzinfo=UTC)
 
 
-def rows(engine: Engine) -> list[tuple[str, datetime, int, int]]:
+def rows(engine: Engine) -> list[tuple[str, datetime, float, int]]:
     with engine.connect() as conn:
         return [
-            (name, at, int(spec["parameters"]["fast"]), int(spec["parameters"]["slow"]))
+            (name, at, spec["parameters"]["oversold"], spec["limits"]["max_positions"])
             for name, at, spec in conn.execute(
                 text(
                     "select strategy, effective_from, spec from raw.strategy_params "
@@ -27,12 +27,12 @@ def rows(engine: Engine) -> list[tuple[str, datetime, int, int]]:
 
 
 def test_an_unchanged_spec_adds_nothing_and_a_change_adds_a_row(engine: Engine) -> None:
-    (spec,) = [s for s in load_specs() if s.name == "sma_crossover"]
-    assert record_params(engine, [spec], MONDAY) == ["sma_crossover"]
+    (spec,) = [s for s in load_specs() if s.name == "rsi_mean_reversion"]
+    assert record_params(engine, [spec], MONDAY) == ["rsi_mean_reversion"]
     assert record_params(engine, [spec], TUESDAY) == []
-    faster = spec.model_copy(update={"parameters": spec.parameters.model_copy(update={"fast": 5})})
-    assert record_params(engine, [faster], TUESDAY) == ["sma_crossover"]
+    deeper = spec.model_copy(update={"parameters": {**spec.parameters, "oversold": 20}})
+    assert record_params(engine, [deeper], TUESDAY) == ["rsi_mean_reversion"]
     assert rows(engine) == [
-        ("sma_crossover", MONDAY, spec.parameters.fast, spec.parameters.slow),
-        ("sma_crossover", TUESDAY, 5, spec.parameters.slow),
+        ("rsi_mean_reversion", MONDAY, spec.parameters["oversold"], spec.limits.max_positions),
+        ("rsi_mean_reversion", TUESDAY, 20, spec.limits.max_positions),
     ]

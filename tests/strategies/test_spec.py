@@ -6,41 +6,76 @@ from pathlib import Path
 
 import pytest
 
-from strategies.spec import load_spec, load_specs
+from strategies.spec import SPECS_DIR, dbt_vars, load_spec, load_specs
+
+GOOD = {
+    "name": "rsi_mean_reversion",
+    "description": "d",
+    "timeframe": "1Hour",
+    "universe": "[aapl]",
+    "parameters": "{oversold: 30, exit_above: 55}",
+    "limits": "{capital_budget: 0.3, max_positions: 3}",
+}
 
 
-def test_shipped_sma_crossover_spec_loads_with_its_dbt_vars() -> None:
-    (spec,) = load_specs()
-    assert spec.name == "sma_crossover"
-    assert spec.timeframe == "1Hour"
-    assert len(spec.universe) == 10
-    assert spec.dbt_vars() == {"sma_crossover_fast": 10, "sma_crossover_slow": 30}
+def write_spec(directory: Path, **fields: str) -> Path:
+    values = {**GOOD, **fields}
+    path = directory / f"{values['name']}.yaml"
+    path.write_text("".join(f"{key}: {value}\n" for key, value in values.items() if value))
+    return path
+
+
+def test_the_three_shipped_strategies_load_and_name_the_signal_models() -> None:
+    specs = load_specs()
+    assert [spec.name for spec in specs] == [
+        "bollinger_breakout",
+        "rsi_mean_reversion",
+        "sma_crossover",
+    ]
+    assert all(spec.timeframe == "1Hour" and len(spec.universe) == 10 for spec in specs)
+    assert sum(spec.limits.capital_budget for spec in specs) <= 1
+    assert dbt_vars(specs) == {
+        "strategies": ["bollinger_breakout", "rsi_mean_reversion", "sma_crossover"]
+    }
 
 
 @pytest.mark.parametrize(
-    ("body", "message"),
+    ("fields", "message"),
     [
-        ("fast: 30\n  slow: 10", "parameters.fast (30) must be below parameters.slow (10)"),
-        ("fast: 10\n  slow: x", "slow"),
+        (
+            {"parameters": "{oversold: 60, exit_above: 55}"},
+            "parameters.exit_above (55) must be above parameters.oversold (60)",
+        ),
+        ({"parameters": "{oversold: x, exit_above: 55}"}, "parameters.oversold"),
+        ({"parameters": "{oversold: 30}"}, "parameters.exit_above: Field required"),
+        ({"limits": "{capital_budget: 1.5, max_positions: 3}"}, "limits.capital_budget"),
+        ({"limits": "{capital_budget: 0.3}"}, "limits.max_positions"),
+        ({"timeframe": "2Fortnight"}, "timeframe '2Fortnight' is not valid"),
+        ({"name": "Bad-Name"}, "name"),
+        ({"name": "no_such_strategy"}, "no signal model for strategy 'no_such_strategy'"),
+        ({"colour": "blue"}, "colour"),
     ],
 )
-def test_bad_parameters_are_refused_naming_file_and_field(
-    tmp_path: Path, body: str, message: str
+def test_bad_specs_are_refused_naming_file_and_field(
+    tmp_path: Path, fields: dict[str, str], message: str
 ) -> None:
-    path = tmp_path / "bad.yaml"
-    path.write_text(
-        f"name: bad\ndescription: d\ntimeframe: 1Hour\nuniverse: [aapl]\nparameters:\n  {body}\n"
-    )
+    path = write_spec(tmp_path, **fields)
     with pytest.raises(ValueError, match=str(path)) as error:
         load_spec(path)
     assert message in str(error.value)
 
 
-def test_unknown_timeframe_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "tf.yaml"
-    path.write_text(
-        "name: tf\ndescription: d\ntimeframe: 2Fortnight\nuniverse: [AAPL]\n"
-        "parameters: {fast: 5, slow: 10}\n"
-    )
-    with pytest.raises(ValueError, match="timeframe '2Fortnight' is not valid"):
-        load_spec(path)
+def test_a_file_named_differently_from_its_strategy_is_refused(tmp_path: Path) -> None:
+    path = write_spec(tmp_path)
+    renamed = path.rename(tmp_path / "rsi.yaml")
+    with pytest.raises(ValueError, match="'rsi_mean_reversion' differs from the file name 'rsi'"):
+        load_spec(renamed)
+
+
+def test_budgets_above_the_whole_account_are_refused(tmp_path: Path) -> None:
+    for path in SPECS_DIR.glob("*.yaml"):
+        (tmp_path / path.name).write_text(
+            path.read_text().replace("capital_budget: 0.3", "capital_budget: 0.5")
+        )
+    with pytest.raises(ValueError, match=r"limits.capital_budget adds up to 1.4 > 1"):
+        load_specs(tmp_path)

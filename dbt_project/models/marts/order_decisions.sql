@@ -8,17 +8,37 @@ signals as (
         ts,
         decision_at,
         signal,
+        strength,
+        target_weight,
+        in_position,
         reference_price
     from {{ ref('signals') }}
 ),
 
-position_history as (
+strategy_positions as (
     select
+        strategy,
         symbol,
         fill_number,
         filled_at,
         position_qty
-    from {{ ref('int_positions_accumulated') }}
+    from {{ ref('int_strategy_positions_accumulated') }}
+),
+
+strategy_specs as (
+    select
+        strategy,
+        applies_from,
+        effective_to,
+        max_positions
+    from {{ ref('stg_trading__strategy_params') }}
+),
+
+account_snapshots as (
+    select
+        snapshot_at,
+        equity
+    from {{ ref('stg_alpaca__account_snapshots') }}
 ),
 
 broker_orders as (
@@ -50,28 +70,61 @@ decision_time as (
 
 deciding_bars as (
     select distinct on (signals.strategy, signals.symbol)
-        signals.strategy,
-        signals.symbol,
-        signals.timeframe,
-        signals.ts,
-        signals.decision_at,
-        signals.signal,
-        signals.reference_price,
+        signals.*,
         decision_time.as_of
     from signals
     cross join decision_time
-    where signals.decision_at <= decision_time.as_of
+    where
+        signals.decision_at <= decision_time.as_of
+        {#- Older signals would be rejected as stale anyway; the bound keeps this cheap. #}
+        and signals.decision_at > decision_time.as_of - interval '7 days'
     order by signals.strategy asc, signals.symbol asc, signals.decision_at desc, signals.ts desc
 ),
 
 positions_as_of as (
-    select distinct on (position_history.symbol)
-        position_history.symbol,
-        position_history.position_qty
-    from position_history
+    select distinct on (strategy_positions.strategy, strategy_positions.symbol)
+        strategy_positions.strategy,
+        strategy_positions.symbol,
+        strategy_positions.position_qty
+    from strategy_positions
     cross join decision_time
-    where position_history.filled_at < decision_time.as_of
-    order by position_history.symbol asc, position_history.fill_number desc
+    where strategy_positions.filled_at < decision_time.as_of
+    order by
+        strategy_positions.strategy asc,
+        strategy_positions.symbol asc,
+        strategy_positions.fill_number desc
+),
+
+open_positions_per_strategy as (
+    select
+        strategy,
+        count(*) as open_positions
+    from positions_as_of
+    where position_qty <> 0
+    group by strategy
+),
+
+specs_as_of as (
+    select
+        strategy_specs.strategy,
+        strategy_specs.max_positions
+    from strategy_specs
+    cross join decision_time
+    where
+        strategy_specs.applies_from <= decision_time.as_of
+        and (
+            strategy_specs.effective_to is null
+            or strategy_specs.effective_to > decision_time.as_of
+        )
+),
+
+equity_as_of as (
+    select account_snapshots.equity
+    from account_snapshots
+    cross join decision_time
+    where account_snapshots.snapshot_at <= decision_time.as_of
+    order by account_snapshots.snapshot_at desc
+    limit 1
 ),
 
 broker_orders_open_as_of as (
@@ -102,12 +155,23 @@ decision_inputs as (
     select
         deciding_bars.*,
         coalesce(positions_as_of.position_qty, 0) as current_qty,
+        coalesce(open_positions_per_strategy.open_positions, 0) as open_positions,
+        specs_as_of.max_positions,
+        equity_as_of.equity,
         coalesce(symbol_limits.max_position_value, default_limits.max_position_value)
             as max_position_value,
         symbols_with_open_orders.symbol is not null as has_open_order
     from deciding_bars
     left join positions_as_of
-        on deciding_bars.symbol = positions_as_of.symbol
+        on
+            deciding_bars.strategy = positions_as_of.strategy
+            and deciding_bars.symbol = positions_as_of.symbol
+    left join open_positions_per_strategy
+        on deciding_bars.strategy = open_positions_per_strategy.strategy
+    left join specs_as_of
+        on deciding_bars.strategy = specs_as_of.strategy
+    left join equity_as_of
+        on true
     left join risk_limits as symbol_limits
         on deciding_bars.symbol = symbol_limits.symbol
     left join risk_limits as default_limits
@@ -119,15 +183,20 @@ decision_inputs as (
 candidate_orders as (
     select
         *,
-        case when signal = 'long' then 'buy' else 'sell' end as side,
+        case when in_position then 'buy' else 'sell' end as side,
         case
-            when signal = 'long' then floor(max_position_value / nullif(reference_price, 0))
-            else 0
+            when not in_position then 0
+            {#- least() skips nulls: without equity or a limit there is no size. #}
+            when equity is not null and max_position_value is not null
+                then floor(
+                    least(target_weight * equity, max_position_value)
+                    / nullif(reference_price, 0)
+                )
         end as target_qty
     from decision_inputs
     where
-        (signal = 'long' and current_qty = 0)
-        or (signal = 'flat' and current_qty > 0)
+        (in_position and current_qty = 0)
+        or (not in_position and current_qty > 0)
 ),
 
 sized_orders as (
@@ -147,6 +216,10 @@ reviewed as (
                 then 'open_order_pending'
             when side = 'buy' and max_position_value is null
                 then 'no_risk_limit'
+            when side = 'buy' and equity is null
+                then 'no_account_equity'
+            when side = 'buy' and open_positions >= max_positions
+                then 'max_positions'
             when qty is null or qty < 1
                 then 'qty_below_one'
             when qty <> floor(qty)
@@ -176,9 +249,14 @@ final as (
         cast(decision_at as timestamptz) as decision_at,
         cast(as_of as timestamptz) as as_of,
         cast(reference_price as numeric) as reference_price,
+        cast(strength as double precision) as strength,
+        cast(target_weight as numeric) as target_weight,
+        cast(equity as numeric) as equity,
         cast(current_qty as numeric) as current_qty,
         cast(target_qty as numeric) as target_qty,
         cast(max_position_value as numeric) as max_position_value,
+        cast(open_positions as integer) as open_positions,
+        cast(max_positions as integer) as max_positions,
         cast(has_open_order as boolean) as has_open_order,
         cast(rejection_reason is null as boolean) as is_approved,
         cast(rejection_reason as text) as rejection_reason

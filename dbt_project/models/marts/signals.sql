@@ -1,6 +1,32 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['strategy', 'symbol', 'timeframe', 'ts'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook=[
+            "delete from {{ this }} where strategy not in {{ in_list(var('strategies')) }}",
+            "{{ analyze_if_never_analyzed(this) }}",
+        ],
+        indexes=[
+            {'columns': ['strategy', 'symbol', 'timeframe', 'ts'], 'unique': true},
+            {'columns': ['strategy', 'symbol', 'decision_at']},
+            {'columns': ['computed_at']},
+        ],
+    )
+}}
+
+{%- if is_incremental() %}
+{#- A literal (not a subquery) lets the planner use each strategy model's computed_at. -#}
+{%- set built_until = run_query(
+    "select coalesce(cast(max(computed_at) as text), '-infinity') from " ~ this
+).columns[0].values()[0] %}
+{%- endif %}
+
 with
 
-sma_crossover_signals as (
+{% for strategy in var('strategies') %}
+{{ strategy }}_signals as (
     select
         strategy,
         symbol,
@@ -8,13 +34,26 @@ sma_crossover_signals as (
         ts,
         decision_at,
         signal,
-        is_cross,
-        reference_price
-    from {{ ref('int_sma_crossover__signals') }}
+        strength,
+        target_weight,
+        in_position,
+        reference_price,
+        spec_effective_from,
+        computed_at
+    from {{ ref('int_' ~ strategy ~ '__signals') }}
+    {%- if is_incremental() %}
+    where computed_at > timestamptz '{{ built_until }}'
+    {%- endif %}
 ),
 
+{% endfor %}
 all_strategies as (
-    select * from sma_crossover_signals
+    {%- for strategy in var('strategies') %}
+    select * from {{ strategy }}_signals
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 ),
 
 final as (
@@ -25,8 +64,12 @@ final as (
         cast(ts as timestamptz) as ts,
         cast(decision_at as timestamptz) as decision_at,
         cast(signal as text) as signal,
-        cast(is_cross as boolean) as is_cross,
-        cast(reference_price as numeric) as reference_price
+        cast(strength as double precision) as strength,
+        cast(target_weight as numeric) as target_weight,
+        cast(in_position as boolean) as in_position,
+        cast(reference_price as numeric) as reference_price,
+        cast(spec_effective_from as timestamptz) as spec_effective_from,
+        cast(computed_at as timestamptz) as computed_at
     from all_strategies
 )
 

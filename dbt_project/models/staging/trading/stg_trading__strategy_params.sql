@@ -15,7 +15,8 @@ dated as (
         *,
         lead(effective_from) over (
             partition by strategy order by effective_from
-        ) as effective_to
+        ) as effective_to,
+        row_number() over (partition by strategy order by effective_from) = 1 as is_first
     from source
 ),
 
@@ -24,11 +25,16 @@ renamed as (
         cast(strategy as text) as strategy,
         cast(effective_from as timestamptz) as effective_from,
         cast(effective_to as timestamptz) as effective_to,
+        cast(
+            case when is_first then '-infinity' else effective_from end as timestamptz
+        ) as applies_from,
         effective_to is null as is_current,
         cast(spec ->> 'timeframe' as text) as timeframe,
         cast(spec ->> 'description' as text) as description,
         array(select jsonb_array_elements_text(spec -> 'universe')) as universe,
         cast(spec -> 'parameters' as jsonb) as parameters,
+        cast(spec -> 'limits' ->> 'capital_budget' as numeric) as capital_budget,
+        cast(spec -> 'limits' ->> 'max_positions' as integer) as max_positions,
         cast(spec_file as text) as spec_file,
         cast(loaded_at as timestamptz) as loaded_at
     from dated

@@ -1,0 +1,132 @@
+{#- The strategy a signal model belongs to: `int_<strategy>__signals` → `<strategy>`. -#}
+{% macro strategy_name() -%}
+    {#- A unit test renders the model under its own name: use the tested model's. -#}
+    {%- set name = (model.tested_node_unique_id or model.unique_id).split('.')[-1] -%}
+    {%- if not (name.startswith('int_') and name.endswith('__signals')) -%}
+        {{ exceptions.raise_compiler_error(
+            "strategy macros belong in a model named int_<strategy>__signals, not " ~ name
+        ) }}
+    {%- endif -%}
+    {{ return(name[4:-9]) }}
+{%- endmacro %}
+
+
+{#- The warm indicator rows a strategy decides on, with its parameters in force at each bar. -#}
+{% macro strategy_bars(parameters=[]) -%}
+    {%- set strategy = strategy_name() -%}
+    {%- if is_incremental() -%}
+        {#- A literal (not a subquery) lets the planner use the index on computed_at. -#}
+        {%- set built_until = run_query(
+            "select coalesce(cast(max(indicators_computed_at) as text), '-infinity') from " ~ this
+        ).columns[0].values()[0] -%}
+    {%- endif %}
+    with
+
+    specs as (
+        select
+            strategy,
+            timeframe,
+            applies_from,
+            effective_from,
+            effective_to,
+            parameters,
+            capital_budget,
+            max_positions,
+            universe
+        from {{ ref('stg_trading__strategy_params') }}
+        where strategy = '{{ strategy }}'
+    ),
+
+    spec_symbols as (
+        select
+            specs.*,
+            unnest(specs.universe) as symbol
+        from specs
+    ),
+
+    indicators as (
+        select
+            symbol,
+            timeframe,
+            ts,
+            open,
+            high,
+            low,
+            close,
+            volume,
+            sma_20,
+            sma_50,
+            ema_12,
+            ema_26,
+            rsi_14,
+            macd,
+            macd_signal,
+            macd_hist,
+            bb_middle_20,
+            bb_upper_20,
+            bb_lower_20,
+            atr_14,
+            vwap,
+            return_1,
+            log_return_1,
+            volatility_20,
+            computed_at
+        from {{ ref('indicators') }}
+        where
+            is_warm
+            {%- if is_incremental() %}
+            and computed_at > timestamptz '{{ built_until }}'
+            {%- endif %}
+    ),
+
+    decided as (
+        select
+            indicators.*,
+            indicators.ts + {{ timeframe_interval('indicators.timeframe') }} as decision_at
+        from indicators
+    )
+
+    select
+        decided.symbol,
+        decided.timeframe,
+        decided.ts,
+        decided.decision_at,
+        decided.open,
+        decided.high,
+        decided.low,
+        decided.close,
+        decided.volume,
+        decided.sma_20,
+        decided.sma_50,
+        decided.ema_12,
+        decided.ema_26,
+        decided.rsi_14,
+        decided.macd,
+        decided.macd_signal,
+        decided.macd_hist,
+        decided.bb_middle_20,
+        decided.bb_upper_20,
+        decided.bb_lower_20,
+        decided.atr_14,
+        decided.vwap,
+        decided.return_1,
+        decided.log_return_1,
+        decided.volatility_20,
+        {%- for name in parameters %}
+        cast(spec_symbols.parameters ->> '{{ name }}' as double precision) as {{ name }},
+        {%- endfor %}
+        decided.computed_at as indicators_computed_at,
+        spec_symbols.effective_from as spec_effective_from,
+        cast(spec_symbols.capital_budget / spec_symbols.max_positions as numeric)
+            as position_weight
+    from decided
+    inner join spec_symbols
+        on
+            decided.symbol = spec_symbols.symbol
+            and decided.timeframe = spec_symbols.timeframe
+            and decided.decision_at >= spec_symbols.applies_from
+            and (
+                spec_symbols.effective_to is null
+                or decided.decision_at < spec_symbols.effective_to
+            )
+{%- endmacro %}
