@@ -216,7 +216,7 @@ def test_build_passes_on_an_empty_raw_schema(scenario: Scenario) -> None:
 def test_approved_orders_are_the_crossover_buy_and_the_flat_sell(scenario: Scenario) -> None:
     decision_ts = scenario.last_bar
     stamp = decision_ts.strftime("%Y%m%d%H%M")
-    # Target weight 0.4 / 4 of the last equity, in 400 USD shares.
+    # Target weight 0.3 / 3 of the last equity, in 400 USD shares.
     buy_qty = int(Decimal("0.1") * EQUITY / 400)
     assert _approved_orders(scenario.engine) == [
         (

@@ -75,7 +75,7 @@ def test_a_file_named_differently_from_its_strategy_is_refused(tmp_path: Path) -
 def test_budgets_above_the_whole_account_are_refused(tmp_path: Path) -> None:
     for path in SPECS_DIR.glob("*.yaml"):
         (tmp_path / path.name).write_text(
-            path.read_text().replace("capital_budget: 0.3", "capital_budget: 0.5")
+            path.read_text().replace("capital_budget: 0.2", "capital_budget: 0.4")
         )
-    with pytest.raises(ValueError, match=r"limits.capital_budget adds up to 1.4 > 1"):
+    with pytest.raises(ValueError, match=r"limits.capital_budget adds up to 1.1 > 1"):
         load_specs(tmp_path)
