@@ -185,7 +185,13 @@ def built(
             {
                 "strategy": "alpha",
                 "effective_from": _utc(DAYS[0], 0),
-                "spec": json.dumps({"timeframe": "1Hour", "universe": ["AAA"]}),
+                "spec": json.dumps(
+                    {
+                        "timeframe": "1Hour",
+                        "universe": ["AAA"],
+                        "limits": {"capital_budget": 0.5, "max_positions": 1},
+                    }
+                ),
                 "spec_file": "alpha.yaml",
             }
         ],

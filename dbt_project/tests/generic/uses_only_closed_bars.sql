@@ -1,6 +1,8 @@
 {#-
-    No look-ahead: every decision row must be about a landed bar of its symbol and timeframe that
-    had closed by the decision time, and must act on that bar's close (not a later one).
+    No look-ahead: every decision row must be about a bar of its symbol and timeframe that had
+    closed by the decision time, and must act on that bar's close (not a later one). The bars
+    come from marts.indicators (its close is the bar's): joining the staging bars instead would
+    make this test run, and fail, in any build that selects the bars but not the model.
 -#}
 {% test uses_only_closed_bars(model, price_column='reference_price') %}
 
@@ -21,9 +23,9 @@ bars as (
         symbol,
         timeframe,
         ts,
-        bar_end_at,
+        ts + {{ timeframe_interval('timeframe') }} as bar_end_at,
         close
-    from {{ ref('stg_alpaca__bars') }}
+    from {{ ref('indicators') }}
 ),
 
 checked as (
