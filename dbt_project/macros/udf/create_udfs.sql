@@ -2,6 +2,7 @@
     create schema if not exists {{ udf_schema() }};
     {{ create_wilder_average() }}
     {{ create_exponential_average() }}
+    {{ create_indicator_state() }}
     {{ create_average_cost() }}
 {%- endmacro %}
 

@@ -8,29 +8,22 @@
         post_hook="{{ analyze_if_never_analyzed(this) }}",
         indexes=[
             {'columns': ['symbol', 'timeframe', 'ts'], 'unique': true},
-            {'columns': ['bar_ingested_at']},
             {'columns': ['computed_at']},
         ],
     )
 }}
 
-{%- set macd_fast, macd_slow, macd_signal = 12, 26, 9 -%}
 {#- The last recursive average to be seeded is MACD's signal line, at bar 34. -#}
-{%- set seeded_from_bar = macd_slow + macd_signal - 1 -%}
+{%- set seeded_from_bar = 34 -%}
 {#- The longest window (sma_50) needs the 49 bars before the first recomputed one. -#}
 {%- set context_bars = 50 -%}
-{%- set seed_columns = [
-    ('bar_number', 'bigint'),
+{%- set session_seed_columns = [
     ('session_date', 'date'),
     ('session_price_volume', 'numeric'),
     ('session_volume', 'numeric'),
-    ('ema_12', 'double precision'),
-    ('ema_26', 'double precision'),
-    ('macd_fast_ema', 'double precision'),
-    ('macd_signal', 'double precision'),
-    ('avg_gain_14', 'double precision'),
-    ('avg_loss_14', 'double precision'),
-    ('atr_14', 'double precision'),
+] -%}
+{%- set state_averages = [
+    'ema_12', 'ema_26', 'macd_fast_ema', 'macd_signal', 'avg_gain_14', 'avg_loss_14', 'atr_14',
 ] -%}
 
 with
@@ -52,7 +45,7 @@ bars as not materialized (
 {% if is_incremental() %}
 {#- A literal (not a subquery) lets the planner see how few bars landed since. -#}
 {%- set landed_since = run_query(
-    "select coalesce(cast(max(bar_ingested_at) - interval '"
+    "select coalesce(cast(max(computed_at) - interval '"
     ~ var('indicators_ingested_overlap_minutes') ~ " minutes' as text), '-infinity') from "
     ~ this
 ).columns[0].values()[0] %}
@@ -68,7 +61,11 @@ stored as not materialized (
         close,
         volume,
         bar_ingested_at,
-        {% for name, _ in seed_columns -%}
+        bar_number,
+        {% for name, _ in session_seed_columns -%}
+        {{ name }},
+        {% endfor -%}
+        {% for name in state_averages -%}
         {{ name }}{{ ',' if not loop.last }}
         {% endfor %}
     from {{ this }}
@@ -105,9 +102,13 @@ seeded_series as (
         series_to_update.timeframe,
         series_to_update.recompute_from,
         seed.ts as seed_ts,
-        {% for name, _ in seed_columns -%}
-        seed.{{ name }} as seed_{{ name }}{{ ',' if not loop.last }}
-        {% endfor %}
+        {% for name, _ in session_seed_columns -%}
+        seed.{{ name }} as seed_{{ name }},
+        {% endfor -%}
+        {{ indicator_state_seed(
+            'seed.bar_number', 'seed.close', 'seed.ema_12', 'seed.ema_26', 'seed.macd_fast_ema',
+            'seed.macd_signal', 'seed.avg_gain_14', 'seed.avg_loss_14', 'seed.atr_14'
+        ) }} as seed_state
     from series_to_update
     cross join lateral (
         select *
@@ -187,9 +188,10 @@ scratch_bars as (
         series_from_scratch.timeframe,
         cast(null as timestamptz) as recompute_from,
         cast(null as timestamptz) as seed_ts,
-        {% for name, data_type in seed_columns -%}
+        {% for name, data_type in session_seed_columns -%}
         cast(null as {{ data_type }}) as seed_{{ name }},
         {% endfor -%}
+        cast(null as double precision []) as seed_state,
         whole_series.ts,
         whole_series.open,
         whole_series.high,
@@ -223,9 +225,10 @@ series_bars as (
     select
         symbol,
         timeframe,
-        {% for name, data_type in seed_columns -%}
+        {% for name, data_type in session_seed_columns -%}
         cast(null as {{ data_type }}) as seed_{{ name }},
         {% endfor -%}
+        cast(null as double precision []) as seed_state,
         ts,
         open,
         high,
@@ -239,85 +242,46 @@ series_bars as (
 
 {% endif %}
 
-numbered as (
+dated as (
     select
         *,
-        coalesce(seed_bar_number, 0)
-            + count(*) filter (where not is_context) over bar_series as bar_number,
-        lag(close) over bar_series as previous_close,
         cast(ts at time zone 'America/New_York' as date) as session_date
     from series_bars
-    window bar_series as (partition by symbol, timeframe order by ts)
 ),
 
-bar_changes as (
+{#- Every window orders by (session_date, ts): the order of ts, and the session window's too,
+    so one sort serves them all. -#}
+running as (
     select
         *,
-        cast(close as double precision) - cast(previous_close as double precision)
-            as close_change,
+        lag(close) over bars_so_far as previous_close,
+        close / nullif(lag(close) over bars_so_far, 0) - 1 as simple_return,
         case
-            when previous_close is not null
-                then greatest(high - low, abs(high - previous_close), abs(low - previous_close))
-        end as true_range,
-        (high + low + close) / 3 as typical_price,
-        close / nullif(previous_close, 0) - 1 as simple_return,
-        case
-            when close > 0 and previous_close > 0
-                then ln(cast(close as double precision) / cast(previous_close as double precision))
-        end as log_return
-    from numbered
-),
-
-gains_and_losses as (
-    select
-        *,
-        case when close_change >= 0 then close_change when close_change < 0 then 0 end as gain,
-        case when close_change < 0 then -close_change when close_change >= 0 then 0 end as loss
-    from bar_changes
-),
-
-running_averages as (
-    select
-        *,
-        avg(close) over last_20_bars as close_mean_20,
-        var_pop(close) over last_20_bars as close_variance_20,
-        avg(close) over last_50_bars as close_mean_50,
-        udf.exponential_average(cast(close as double precision), 12, seed_ema_12)
-            filter (where not is_context) over bars_so_far as ema_12,
-        udf.exponential_average(cast(close as double precision), 26, seed_ema_26)
-            filter (where not is_context) over bars_so_far as ema_26,
-        udf.exponential_average(
-            case
-                when bar_number > {{ macd_slow - macd_fast }}
-                    then cast(close as double precision)
-            end,
-            {{ macd_fast }},
-            seed_macd_fast_ema
-        ) filter (where not is_context) over bars_so_far as macd_fast_ema,
-        udf.wilder_average(gain, 14, seed_avg_gain_14)
-            filter (where not is_context) over bars_so_far as avg_gain_14,
-        udf.wilder_average(loss, 14, seed_avg_loss_14)
-            filter (where not is_context) over bars_so_far as avg_loss_14,
-        udf.wilder_average(cast(true_range as double precision), 14, seed_atr_14)
-            filter (where not is_context) over bars_so_far as atr_14,
+            when close > 0 and lag(close) over bars_so_far > 0
+                then ln(
+                    cast(close as double precision)
+                    / cast(lag(close) over bars_so_far as double precision)
+                )
+        end as log_return,
+        udf.indicator_state(
+            cast(close as double precision),
+            cast(high as double precision),
+            cast(low as double precision),
+            seed_state
+        ) filter (where not is_context) over bars_so_far as state,
+        sum(close) over bars_so_far as close_sum,
+        sum(close * close) over bars_so_far as close_square_sum,
         case when session_date = seed_session_date then seed_session_price_volume else 0 end
-            + sum(typical_price * volume) filter (where not is_context) over session_so_far
+            + sum((high + low + close) / 3 * volume) filter (where not is_context)
+                over session_so_far
             as session_price_volume,
         case when session_date = seed_session_date then seed_session_volume else 0 end
             + sum(volume) filter (where not is_context) over session_so_far
             as session_volume
-    from gains_and_losses
+    from dated
     window
-        last_20_bars as (
-            partition by symbol, timeframe order by ts
-            rows between 19 preceding and current row
-        ),
-        last_50_bars as (
-            partition by symbol, timeframe order by ts
-            rows between 49 preceding and current row
-        ),
         bars_so_far as (
-            partition by symbol, timeframe order by ts
+            partition by symbol, timeframe order by session_date, ts
             rows between unbounded preceding and current row
         ),
         session_so_far as (
@@ -326,35 +290,39 @@ running_averages as (
         )
 ),
 
-macd_lines as (
+windowed as (
     select
         *,
-        macd_fast_ema - ema_{{ macd_slow }} as macd_line
-    from running_averages
-),
-
-macd_signals as (
-    select
-        *,
-        udf.exponential_average(macd_line, {{ macd_signal }}, seed_macd_signal)
-            filter (where not is_context) over (
-            partition by symbol, timeframe order by ts
-            rows between unbounded preceding and current row
-        ) as macd_signal_line
-    from macd_lines
-),
-
-return_volatilities as (
-    select
-        *,
+        close_sum - coalesce(lag(close_sum, 20) over last_20_bars, 0) as close_sum_20,
+        close_square_sum - coalesce(lag(close_square_sum, 20) over last_20_bars, 0)
+            as close_square_sum_20,
+        close_sum - coalesce(lag(close_sum, 50) over last_20_bars, 0) as close_sum_50,
         stddev_samp(log_return) over last_20_bars as log_return_stddev_20,
         count(log_return) over last_20_bars as log_return_count_20
-    from macd_signals
+    from running
     window
         last_20_bars as (
-            partition by symbol, timeframe order by ts
+            partition by symbol, timeframe order by session_date, ts
             rows between 19 preceding and current row
         )
+),
+
+{#- Mean and population variance as avg() and var_pop() compute them from exact sums. -#}
+averages as (
+    select
+        *,
+        cast({{ indicator_state_value('state', 'bar_number') }} as bigint) as bar_number,
+        {% for name in state_averages -%}
+        {{ indicator_state_value('state', name) }} as {{ name }},
+        {% endfor -%}
+        close_sum_20 / 20 as close_mean_20,
+        close_sum_50 / 50 as close_mean_50,
+        sqrt(
+            greatest(20 * close_square_sum_20 - close_sum_20 * close_sum_20, 0) / 400
+        ) as close_stddev_20
+    from windowed
+    where not is_context
+    offset 0
 ),
 
 indicators as (
@@ -383,23 +351,19 @@ indicators as (
             else 100 * (avg_gain_14 / (avg_gain_14 + avg_loss_14))
         end as rsi_14,
         macd_fast_ema,
-        case when macd_signal_line is not null then macd_line end as macd,
-        macd_signal_line as macd_signal,
-        macd_line - macd_signal_line as macd_hist,
+        case when macd_signal is not null then macd_fast_ema - ema_26 end as macd,
+        macd_signal,
+        macd_fast_ema - ema_26 - macd_signal as macd_hist,
         case when bar_number >= 20 then close_mean_20 end as bb_middle_20,
-        case
-            when bar_number >= 20 then close_mean_20 + 2 * sqrt(close_variance_20)
-        end as bb_upper_20,
-        case
-            when bar_number >= 20 then close_mean_20 - 2 * sqrt(close_variance_20)
-        end as bb_lower_20,
+        case when bar_number >= 20 then close_mean_20 + 2 * close_stddev_20 end as bb_upper_20,
+        case when bar_number >= 20 then close_mean_20 - 2 * close_stddev_20 end as bb_lower_20,
         atr_14,
         session_price_volume / nullif(session_volume, 0) as vwap,
         simple_return as return_1,
         log_return as log_return_1,
         case when log_return_count_20 = 20 then log_return_stddev_20 end as volatility_20
-    from return_volatilities
-    where not is_context
+    from averages
+    offset 0
 ),
 
 flagged as (

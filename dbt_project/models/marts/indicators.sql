@@ -1,16 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key=['symbol', 'timeframe', 'ts'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook="{{ analyze_if_never_analyzed(this) }}",
-        indexes=[
-            {'columns': ['symbol', 'timeframe', 'ts'], 'unique': true},
-            {'columns': ['computed_at']},
-        ],
-    )
-}}
+{{ config(materialized='view') }}
 
 with
 
@@ -45,12 +33,6 @@ computed_indicators as (
     from {{ ref('int_bars_indicators_computed') }}
 ),
 
-{% if is_incremental() %}
-{#- A literal (not a subquery) lets the planner use the index on computed_at. -#}
-{%- set built_until = run_query(
-    "select coalesce(cast(max(computed_at) as text), '-infinity') from " ~ this
-).columns[0].values()[0] %}
-{% endif %}
 
 final as (
     select
@@ -81,9 +63,6 @@ final as (
         cast(is_warm as boolean) as is_warm,
         cast(computed_at as timestamptz) as computed_at
     from computed_indicators
-    {% if is_incremental() -%}
-    where computed_indicators.computed_at > timestamptz '{{ built_until }}'
-    {%- endif %}
 )
 
 select * from final
