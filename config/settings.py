@@ -93,6 +93,23 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _host_matches_mode(self) -> Settings:
+        """Live trades only at the live host, and paper never reaches it: one setting cannot
+        put money at risk by itself."""
+        at_live_host = self.trading_url == ALPACA_LIVE_URL
+        if self.trading_mode == "live" and not at_live_host:
+            raise ConfigurationError(
+                f"TRADING_MODE=live trades only at {ALPACA_LIVE_URL} "
+                f"(got ALPACA_TRADING_URL={self.trading_url!r})"
+            )
+        if self.trading_mode == "paper" and at_live_host:
+            raise ConfigurationError(
+                f"ALPACA_TRADING_URL={self.trading_url!r} is the live host: set TRADING_MODE=live "
+                "and TRADING_LIVE_CONFIRM=yes to trade real money, or use the paper host"
+            )
+        return self
+
     @property
     def is_paper(self) -> bool:
         """True unless live trading was explicitly configured and confirmed."""

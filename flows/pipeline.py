@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from alpaca.trading.client import TradingClient
 from dbt_common.events.base_types import EventLevel
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -41,6 +42,7 @@ class CycleSummary:
 
     as_of: datetime
     market_open: bool
+    trading: str = ""
     bars_landed: int = 0
     bars_quarantined: int = 0
     dbt_nodes_passed: int = 0
@@ -50,6 +52,13 @@ class CycleSummary:
     already_submitted: int = 0
     fills_new: int = 0
     equity: str | None = None
+
+
+def trading_target(settings: Settings, client: TradingClient) -> str:
+    """Which mode, host and account this cycle trades: printed before anything is sent."""
+    account = client.get("/account")
+    number = account.get("account_number", "?") if isinstance(account, dict) else "?"
+    return f"{settings.trading_mode.upper()} trading at {settings.trading_url}, account {number}"
 
 
 @task(cache_policy=NO_CACHE)
@@ -157,9 +166,15 @@ def hourly_cycle(force: bool = False, refresh_dashboard: bool = True) -> CycleSu
     settings = load_settings()
     connection = resolve_connection(settings)
     engine = make_engine(connection)
-    clock = trading_client(settings).get_clock()
+    client = trading_client(settings)
+    clock = client.get_clock()
     as_of: datetime = clock.timestamp  # type: ignore[union-attr]
-    summary = CycleSummary(as_of=as_of, market_open=bool(clock.is_open))  # type: ignore[union-attr]
+    summary = CycleSummary(
+        as_of=as_of,
+        market_open=bool(clock.is_open),  # type: ignore[union-attr]
+        trading=trading_target(settings, client),
+    )
+    logger.info("cycle at %s: %s", as_of.isoformat(), summary.trading)
     if not summary.market_open and not force:
         logger.info("market closed at %s: cycle skipped", as_of.isoformat())
         return summary

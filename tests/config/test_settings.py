@@ -46,3 +46,17 @@ def test_trailing_slash_is_removed_from_overridden_urls() -> None:
     settings = Settings(alpaca_trading_url="http://127.0.0.1:9/", alpaca_data_url="http://x:1/")
     assert settings.trading_url == "http://127.0.0.1:9"
     assert settings.data_url == "http://x:1"
+
+
+def test_live_mode_refuses_any_host_but_the_live_one() -> None:
+    with pytest.raises(ValueError, match="TRADING_MODE=live trades only at"):
+        Settings(
+            trading_mode="live",
+            trading_live_confirm="yes",
+            alpaca_trading_url="https://paper-api.alpaca.markets",
+        )
+
+
+def test_paper_mode_refuses_the_live_host() -> None:
+    with pytest.raises(ValueError, match="is the live host"):
+        Settings(alpaca_trading_url="https://api.alpaca.markets/")
