@@ -90,3 +90,63 @@ def candlestick_figure(bars: pd.DataFrame, symbol: str, timeframe: str) -> go.Fi
     figure.update_yaxes(title_text="Price", tickprefix="$", row=1, col=1)
     figure.update_yaxes(title_text="RSI", range=[0, 100], row=2, col=1)
     return figure
+
+
+def equity_drawdown_figure(daily: pd.DataFrame) -> go.Figure:
+    """Daily equity above, its drawdown from the running peak shaded below."""
+    figure = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.05, row_heights=[0.65, 0.35]
+    )
+    figure.add_trace(
+        go.Scatter(x=daily["market_date"], y=daily["equity"], mode="lines+markers", name="Equity"),
+        row=1,
+        col=1,
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=daily["market_date"],
+            y=daily["drawdown"],
+            mode="lines",
+            name="Drawdown",
+            fill="tozeroy",
+            line={"color": "firebrick", "width": 1},
+        ),
+        row=2,
+        col=1,
+    )
+    figure.update_layout(
+        height=460,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        hovermode="x unified",
+    )
+    figure.update_yaxes(title_text="Equity", tickprefix="$", row=1, col=1)
+    figure.update_yaxes(title_text="Drawdown", tickformat=".2%", rangemode="tozero", row=2, col=1)
+    return figure
+
+
+def exposure_figure(daily: pd.DataFrame) -> go.Figure:
+    """Gross and net exposure at each day's end, in USD."""
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(
+            x=daily["market_date"], y=daily["gross_exposure"], mode="lines", name="Gross exposure"
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=daily["market_date"],
+            y=daily["net_exposure"],
+            mode="lines",
+            name="Net exposure",
+            line={"dash": "dot"},
+        )
+    )
+    figure.update_layout(
+        height=320,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        yaxis={"title": "USD", "tickprefix": "$"},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        hovermode="x unified",
+    )
+    return figure

@@ -23,3 +23,19 @@ def money(label: str) -> ColumnConfig:
 def quantity(label: str) -> ColumnConfig:
     """A share count."""
     return st.column_config.NumberColumn(label, format="%g")
+
+
+def percent_points(label: str) -> ColumnConfig:
+    """A value already in percentage points, with two decimals (12.345 → 12.35%)."""
+    # Streamlit's "percent" format trims decimals (-0.000955 shows as -0.1%), so scale first.
+    return st.column_config.NumberColumn(label, format="%.2f%%")
+
+
+def ratio(label: str) -> ColumnConfig:
+    """A ratio with two decimals."""
+    return st.column_config.NumberColumn(label, format="%.2f")
+
+
+def day(label: str) -> ColumnConfig:
+    """A calendar date."""
+    return st.column_config.DateColumn(label, format="YYYY-MM-DD")

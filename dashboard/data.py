@@ -63,6 +63,18 @@ def order_decisions() -> pd.DataFrame:
     return queries.order_decisions(engine())
 
 
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def strategy_performance() -> pd.DataFrame:
+    """Cached `queries.strategy_performance`."""
+    return queries.strategy_performance(engine())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def portfolio_daily() -> pd.DataFrame:
+    """Cached `queries.portfolio_daily`."""
+    return queries.portfolio_daily(engine())
+
+
 def database_ready() -> bool:
     """Connect once as the reader role; on failure show why (no traceback) and return False."""
     try:

@@ -188,3 +188,40 @@ def order_decisions(engine: Engine, limit: int = DEFAULT_DECISION_LIMIT) -> pd.D
         """,
         {"limit": limit},
     )
+
+
+def strategy_performance(engine: Engine) -> pd.DataFrame:
+    """The performance metrics of each strategy, then the whole account ('portfolio') last."""
+    return _read(
+        engine,
+        "marts.strategy_performance",
+        """
+        select
+            strategy, start_date, end_date, day_count, starting_equity, ending_equity,
+            total_return, cagr, annual_volatility, sharpe_ratio, sortino_ratio, max_drawdown,
+            max_drawdown_start_date, max_drawdown_end_date, trade_count, win_rate,
+            profit_factor, time_in_market
+        from marts.strategy_performance
+        order by strategy = 'portfolio', strategy
+        """,
+    )
+
+
+def portfolio_daily(engine: Engine) -> pd.DataFrame:
+    """The account per trading day, oldest first, with its drawdown from the running peak."""
+    # The peak starts at the starting equity, as marts.strategy_performance's max_drawdown does.
+    return _read(
+        engine,
+        "marts.portfolio_daily",
+        """
+        select
+            market_date, snapshot_at, equity, cash, daily_pl, daily_return, gross_exposure,
+            net_exposure, gross_exposure_ratio, net_exposure_ratio, position_count,
+            equity / nullif(
+                greatest(first_value(previous_equity) over running, max(equity) over running), 0
+            ) - 1 as drawdown
+        from marts.portfolio_daily
+        window running as (order by market_date rows between unbounded preceding and current row)
+        order by market_date
+        """,
+    )

@@ -27,6 +27,9 @@ def main() -> None:
             st.Page(
                 PAGES_DIR / "orders.py", title="Order decisions", icon=":material/receipt_long:"
             ),
+            st.Page(
+                PAGES_DIR / "performance.py", title="Performance", icon=":material/trending_up:"
+            ),
         ]
     )
     if not data.database_ready():

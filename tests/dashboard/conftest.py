@@ -13,9 +13,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
 import pandas as pd
@@ -32,6 +33,7 @@ from strategies.params import record_params
 from strategies.spec import load_specs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+MARKET_TZ = ZoneInfo("America/New_York")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -62,6 +64,22 @@ class Fill:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """One account snapshot after a session, with the broker's positions at that instant."""
+
+    at: datetime
+    cash: float
+    equity: float
+    positions: dict[str, int]
+    market_values: dict[str, float]
+
+    @property
+    def market_date(self) -> date:
+        """The New York trading day the snapshot belongs to."""
+        return self.at.astimezone(MARKET_TZ).date()
+
+
+@dataclass(frozen=True)
 class Dataset:
     """What was loaded into raw, and so what the dashboard should show."""
 
@@ -70,6 +88,7 @@ class Dataset:
     last_bar_at: datetime
     last_close: dict[str, float]
     fills: tuple[Fill, ...]
+    snapshots: tuple[Snapshot, ...]
     last_equity: float
     last_cash: float
     held_symbol: str
@@ -135,11 +154,11 @@ def _fills(bars: list[dict[str, Any]]) -> tuple[Fill, ...]:
     )
 
 
-def _account_snapshots(bars: list[dict[str, Any]], fills: tuple[Fill, ...]) -> list[dict[str, Any]]:
-    """One snapshot after each session: cash from the fills, equity at that session's closes."""
+def _account_snapshots(bars: list[dict[str, Any]], fills: tuple[Fill, ...]) -> list[Snapshot]:
+    """One snapshot after each session: cash from the fills, positions at that session's closes."""
     cash = 100_000.0
     held: dict[str, int] = {}
-    snapshots: list[dict[str, Any]] = []
+    snapshots: list[Snapshot] = []
     session_ends = sorted(
         {
             max(row["ts"] for row in bars if row["ts"].date() == day)
@@ -155,20 +174,22 @@ def _account_snapshots(bars: list[dict[str, Any]], fills: tuple[Fill, ...]) -> l
             held[fill.symbol] = held.get(fill.symbol, 0) + sign * fill.qty
             cash = round(cash - sign * fill.qty * fill.price, 2)
         closes = {row["symbol"]: row["close"] for row in bars if row["ts"] == end}
-        long_value = round(sum(qty * closes[symbol] for symbol, qty in held.items()), 2)
+        positions = {symbol: qty for symbol, qty in held.items() if qty}
+        values = {symbol: round(qty * closes[symbol], 2) for symbol, qty in positions.items()}
         snapshots.append(
-            {
-                "at": snapshot_at,
-                "cash": cash,
-                "equity": round(cash + long_value, 2),
-                "long_market_value": long_value,
-            }
+            Snapshot(
+                at=snapshot_at,
+                cash=cash,
+                equity=round(cash + sum(values.values()), 2),
+                positions=positions,
+                market_values=values,
+            )
         )
     return snapshots
 
 
 def load_raw(engine: Engine) -> Dataset:
-    """Insert hourly bars, the orders and fills of three trades, and account snapshots."""
+    """Insert hourly bars, the orders and fills of three trades, account and position snapshots."""
     rng = random.Random(20240611)  # noqa: S311 - test data, not cryptography
     bars = _hourly_bars(rng)
     last_bar_at: datetime = max(row["ts"] for row in bars)
@@ -193,7 +214,33 @@ def load_raw(engine: Engine) -> Dataset:
                 "'PA3TEST0001', 'ACTIVE', :cash, :equity, :cash, :long_market_value, :equity, "
                 "'{}'::jsonb)"
             ),
-            snapshots,
+            [
+                {
+                    "at": snapshot.at,
+                    "cash": snapshot.cash,
+                    "equity": snapshot.equity,
+                    "long_market_value": round(sum(snapshot.market_values.values()), 2),
+                }
+                for snapshot in snapshots
+            ],
+        )
+        conn.execute(
+            text(
+                "insert into raw.position_snapshots (snapshot_at, symbol, qty, avg_entry_price, "
+                "market_value, payload) values (:at, :symbol, :qty, :avg_entry_price, "
+                ":market_value, '{}'::jsonb)"
+            ),
+            [
+                {
+                    "at": snapshot.at,
+                    "symbol": symbol,
+                    "qty": qty,
+                    "avg_entry_price": _average_cost(fills, symbol, snapshot.at),
+                    "market_value": snapshot.market_values[symbol],
+                }
+                for snapshot in snapshots
+                for symbol, qty in snapshot.positions.items()
+            ],
         )
     return Dataset(
         symbols=tuple(START_PRICES),
@@ -201,11 +248,18 @@ def load_raw(engine: Engine) -> Dataset:
         last_bar_at=last_bar_at,
         last_close=last_close,
         fills=fills,
-        last_equity=snapshots[-1]["equity"],
-        last_cash=snapshots[-1]["cash"],
+        snapshots=tuple(snapshots),
+        last_equity=snapshots[-1].equity,
+        last_cash=snapshots[-1].cash,
         held_symbol="AAPL",
         closed_symbol="MSFT",
     )
+
+
+def _average_cost(fills: tuple[Fill, ...], symbol: str, at: datetime) -> float:
+    """The broker's average entry price: the buys of `symbol` filled by `at` (no partial exits)."""
+    buys = [f for f in fills if f.symbol == symbol and f.side == "buy" and f.at <= at]
+    return round(sum(f.qty * f.price for f in buys) / sum(f.qty for f in buys), 4)
 
 
 def _insert_trade(conn: SAConnection, fill: Fill) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.charts import candlestick_figure, equity_figure, missing_slots, to_market_time
+from dashboard.charts import (
+    candlestick_figure,
+    equity_drawdown_figure,
+    equity_figure,
+    exposure_figure,
+    missing_slots,
+    to_market_time,
+)
 
 
 def _bars(starts: pd.DatetimeIndex) -> pd.DataFrame:
@@ -80,3 +87,32 @@ def test_equity_figure_draws_equity_and_cash() -> None:
     figure = equity_figure(curve)
     assert [trace.name for trace in figure.data] == ["Equity", "Cash"]
     assert all(isinstance(trace, go.Scatter) for trace in figure.data)
+
+
+def _daily() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "market_date": pd.to_datetime(["2026-11-23", "2026-11-24", "2026-11-25"]).date,
+            "equity": [100_000.0, 99_000.0, 100_500.0],
+            "drawdown": [0.0, -0.01, 0.0],
+            "gross_exposure": [0.0, 5_000.0, 2_000.0],
+            "net_exposure": [0.0, 5_000.0, -1_000.0],
+        }
+    )
+
+
+def test_equity_drawdown_figure_puts_the_drawdown_below_the_equity() -> None:
+    """Equity on the first axis; the drawdown, shaded to zero, as percentages on the second."""
+    figure = equity_drawdown_figure(_daily())
+    kinds = [(trace.name, trace.yaxis) for trace in figure.data]
+    assert kinds == [("Equity", "y"), ("Drawdown", "y2")]
+    assert list(figure.data[1].y) == [0.0, -0.01, 0.0]
+    assert figure.data[1].fill == "tozeroy"
+    assert figure.layout.yaxis2.tickformat == ".2%"
+
+
+def test_exposure_figure_draws_gross_and_net() -> None:
+    """Two lines, gross and net exposure, net allowed below zero."""
+    figure = exposure_figure(_daily())
+    assert [trace.name for trace in figure.data] == ["Gross exposure", "Net exposure"]
+    assert list(figure.data[1].y) == [0.0, 5_000.0, -1_000.0]

@@ -14,6 +14,7 @@ from config.database import Connection, make_engine
 from config.settings import Settings
 from dashboard import queries
 from strategies.spec import load_specs
+from tests.dashboard.conftest import MARKET_TZ
 
 if TYPE_CHECKING:
     from tests.dashboard.conftest import BuiltDatabase
@@ -97,6 +98,8 @@ def test_unbuilt_marts_raise_mart_missing(reader: Engine) -> None:
         queries.latest_signals,
         queries.chart_choices,
         queries.order_decisions,
+        queries.strategy_performance,
+        queries.portfolio_daily,
     ):
         with pytest.raises(queries.MartMissingError):
             query(reader)
@@ -176,3 +179,69 @@ def test_chart_choices_offer_every_symbol_and_timeframe(
     choices = queries.chart_choices(built_reader)
     assert sorted(choices["symbol"]) == sorted(built_database.dataset.symbols)
     assert set(choices["timeframe"]) == {built_database.dataset.timeframe}
+
+
+def _drawdowns(equities: list[float]) -> list[float]:
+    """Equity over its running peak, minus one; the first equity is the first peak."""
+    peak = equities[0]
+    drawdowns = []
+    for equity in equities:
+        peak = max(peak, equity)
+        drawdowns.append(equity / peak - 1)
+    return drawdowns
+
+
+def test_portfolio_daily_is_the_last_snapshot_of_each_session_with_its_exposure(
+    built_database: BuiltDatabase, built_reader: Engine
+) -> None:
+    """One row per session: the snapshot's equity and cash, the broker's positions' value as
+    exposure, and the drawdown from the running peak."""
+    snapshots = built_database.dataset.snapshots
+    daily = queries.portfolio_daily(built_reader)
+    assert daily["market_date"].tolist() == [snapshot.market_date for snapshot in snapshots]
+    assert daily["equity"].tolist() == pytest.approx([snapshot.equity for snapshot in snapshots])
+    assert daily["cash"].tolist() == pytest.approx([snapshot.cash for snapshot in snapshots])
+    long_values = [sum(snapshot.market_values.values()) for snapshot in snapshots]
+    assert daily["gross_exposure"].tolist() == pytest.approx(long_values)
+    assert daily["net_exposure"].tolist() == pytest.approx(long_values)
+    assert daily["position_count"].tolist() == [len(snapshot.positions) for snapshot in snapshots]
+    assert max(long_values) > 0, "the data set never holds a position"
+    assert daily["drawdown"].tolist() == pytest.approx(
+        _drawdowns([snapshot.equity for snapshot in snapshots])
+    )
+
+
+def test_strategy_performance_has_the_traded_strategy_then_the_portfolio(
+    built_database: BuiltDatabase, built_reader: Engine
+) -> None:
+    """The fills' strategy and the account, each with the closed MSFT round trip as its one
+    trade, ending at the last snapshot's equity; the account's return is the snapshots'."""
+    dataset = built_database.dataset
+    metrics = queries.strategy_performance(built_reader).set_index("strategy")
+    assert metrics.index.tolist() == ["sma_crossover", "portfolio"]
+
+    (buy,) = [f for f in dataset.fills if f.symbol == dataset.closed_symbol and f.side == "buy"]
+    (sell,) = [f for f in dataset.fills if f.symbol == dataset.closed_symbol and f.side == "sell"]
+    won = sell.price > buy.price
+    first_fill_day = min(fill.at for fill in dataset.fills).astimezone(MARKET_TZ).date()
+    for strategy in ("sma_crossover", "portfolio"):
+        row = metrics.loc[strategy]
+        assert row["trade_count"] == 1
+        assert row["win_rate"] == (1.0 if won else 0.0)
+        # All fills are the one strategy's, marked at the same closes as the snapshots.
+        assert row["ending_equity"] == pytest.approx(dataset.last_equity)
+        assert row["end_date"] == dataset.snapshots[-1].market_date
+    assert metrics.loc["sma_crossover", "start_date"] == first_fill_day
+
+    account = metrics.loc["portfolio"]
+    first, last = dataset.snapshots[0], dataset.snapshots[-1]
+    assert account["start_date"] == first.market_date
+    assert account["day_count"] == len(dataset.snapshots)
+    assert account["starting_equity"] == pytest.approx(first.equity)
+    assert account["total_return"] == pytest.approx(last.equity / first.equity - 1)
+    assert account["max_drawdown"] == pytest.approx(
+        min(_drawdowns([snapshot.equity for snapshot in dataset.snapshots]))
+    )
+    fill_days = {fill.at.astimezone(MARKET_TZ).date() for fill in dataset.fills}
+    in_market = [s for s in dataset.snapshots if s.positions or s.market_date in fill_days]
+    assert account["time_in_market"] == pytest.approx(len(in_market) / len(dataset.snapshots))

@@ -9,13 +9,30 @@ import pytest
 from playwright.sync_api import Page, expect
 
 if TYPE_CHECKING:
-    from tests.dashboard.conftest import BuiltDatabase
+    from datetime import date
+
+    from tests.dashboard.conftest import BuiltDatabase, Snapshot
 
 pytestmark = pytest.mark.integration
 
 
 def _money(value: float) -> str:
     return f"${value:,.2f}"
+
+
+def _max_drawdown_days(snapshots: tuple[Snapshot, ...]) -> tuple[date, date]:
+    """The last day at the running peak before the deepest trough, and that trough's first day."""
+    peak_equity = snapshots[0].equity
+    peak_day = snapshots[0].market_date
+    deepest = (0.0, peak_day, peak_day)
+    for snapshot in snapshots:
+        if snapshot.equity >= peak_equity:
+            peak_equity, peak_day = snapshot.equity, snapshot.market_date
+        drawdown = snapshot.equity / peak_equity - 1
+        if drawdown < deepest[0]:
+            deepest = (drawdown, peak_day, snapshot.market_date)
+    assert deepest[0] < 0, "the data set never draws down"
+    return deepest[1], deepest[2]
 
 
 def _chart_title(symbol: str, timeframe: str) -> str:
@@ -86,6 +103,41 @@ def test_order_decisions_page_lists_decisions_with_reasons(built_app: str, page:
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
+def test_performance_page_shows_metrics_by_strategy_and_the_daily_charts(
+    built_database: BuiltDatabase, built_app: str, page: Page, tmp_path: Path
+) -> None:
+    """The account's return from the snapshots, the strategy's row with its one trade, and the
+    equity, drawdown and exposure charts."""
+    dataset = built_database.dataset
+    total_return = dataset.last_equity / dataset.snapshots[0].equity - 1
+    page.goto(built_app)
+    page.get_by_role("link", name="Performance").click()
+
+    expect(page.get_by_role("heading", name="Performance", exact=True)).to_be_visible()
+    metrics = page.get_by_test_id("stMetric")
+    expect(metrics.filter(has_text="Total return").get_by_test_id("stMetricValue")).to_have_text(
+        f"{total_return:.2%}"
+    )
+    expect(metrics.filter(has_text="Closed trades").get_by_test_id("stMetricValue")).to_have_text(
+        "1"
+    )
+    # The grid's accessible table holds raw values: dates read the same either way.
+    peak, trough = _max_drawdown_days(dataset.snapshots)
+    table = page.locator(".st-key-metrics").get_by_test_id("stDataFrame")
+    expect(table).to_contain_text("sma_crossover")
+    expect(table).to_contain_text("portfolio")
+    expect(table).to_contain_text(f"{peak:%Y-%m-%d}{trough:%Y-%m-%d}")
+
+    charts = page.locator(".st-key-daily").get_by_test_id("stPlotlyChart")
+    expect(charts.locator(".js-plotly-plot")).to_have_count(2)
+    expect(charts.locator(".legendtext")).to_contain_text(
+        ["Equity", "Drawdown", "Gross exposure", "Net exposure"]
+    )
+    expect(charts.first.locator("g.trace.scatter")).to_have_count(2)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    page.screenshot(path=str(tmp_path / "performance.png"), full_page=True)
+
+
 def test_empty_database_says_to_run_make_demo(empty_app: str, page: Page) -> None:
     """Before dbt has built anything, each section says how to get data; nothing crashes."""
     page.goto(empty_app)
@@ -95,6 +147,12 @@ def test_empty_database_says_to_run_make_demo(empty_app: str, page: Page) -> Non
     expect(page.get_by_text("No positions yet")).to_be_visible()
     expect(page.get_by_text("No signals yet")).to_be_visible()
     expect(page.get_by_text("No bars yet")).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(0)
+
+    page.get_by_role("link", name="Performance").click()
+    expect(page.get_by_text("No performance metrics yet")).to_be_visible()
+    expect(page.get_by_text("No daily portfolio values yet")).to_be_visible()
     expect(page.get_by_test_id("stException")).to_have_count(0)
     expect(page.get_by_test_id("stPlotlyChart")).to_have_count(0)
 

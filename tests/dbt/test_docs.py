@@ -33,7 +33,8 @@ EXPOSURE_CODE = {"alpaca_executor": "execution", "streamlit_dashboard": "dashboa
 # Declared on the dashboard although no page reads them yet: the hourly flow builds and grants the
 # dashboard's marts with `--select +exposure:streamlit_dashboard`, and these ride along. A page
 # that starts reading one takes it out of this set; dropping one from the exposure does too.
-DASHBOARD_BUILT_UNREAD = {"portfolio_daily", "strategy_performance"}
+# Empty: every mart the dashboard exposure names is read by a page.
+DASHBOARD_BUILT_UNREAD: set[str] = set()
 DOCUMENTED_TYPES = ("model", "seed", "snapshot")
 # A relation of a dbt schema named in SQL: `from marts.signals`, `join intermediate.x`.
 DBT_RELATION = re.compile(r"\b(?:from|join)\s+(staging|intermediate|marts|seeds)\.(\w+)", re.I)
