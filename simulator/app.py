@@ -1,4 +1,8 @@
-"""The simulator's HTTP API: Alpaca-compatible `/v2/...` routes plus `/admin/...` controls."""
+"""The simulator's HTTP API: Alpaca-compatible `/v2/...` routes plus `/admin/...` controls.
+
+Admin routes (no auth, never faulted): `/admin/clock`, `/admin/faults`, `/admin/requests`,
+`/admin/fill_model` (partial fills) and `POST /admin/external_trade` (a manual trade).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from simulator.broker import FillModel
 from simulator.calendar import NEW_YORK, Session, ny_date
 from simulator.faults import FaultMiddleware, parse_fault_settings
 from simulator.market import Asset, parse_timeframe
@@ -317,15 +322,15 @@ def create_app(sim: Simulator) -> FastAPI:
         """Submit an order; the answer shows `pending_new` or `accepted`."""
         with sim.broker.lock:
             now = sim.sync()
-            return sim.broker.submit_order(payload, now).to_json()
+            order = sim.broker.submit_order(payload, now)
+            return sim.broker.order_json(order, nested=True)
 
     @app.get("/v2/orders")
     def get_orders(request: Request) -> list[dict[str, Any]]:
         """List orders (status open by default, newest first)."""
         sim.sync()
         params = request.query_params
-        if params.get("nested"):
-            parse_bool(params["nested"], "nested")
+        nested = parse_bool(params.get("nested", False), "nested")
         side = params.get("side")
         if side is not None and side.lower() not in ("buy", "sell"):
             raise unprocessable(f"invalid side: {side}")
@@ -343,8 +348,9 @@ def create_app(sim: Simulator) -> FastAPI:
             direction=_one_of(params, "direction", ("asc", "desc"), "desc"),
             side=side.lower() if side else None,
             symbols=set(_symbols(params)) or None,
+            nested=nested,
         )
-        return [o.to_json() for o in orders]
+        return [sim.broker.order_json(o, nested=nested) for o in orders]
 
     @app.delete("/v2/orders")
     def delete_orders() -> Response:
@@ -364,14 +370,15 @@ def create_app(sim: Simulator) -> FastAPI:
         return sim.broker.get_order_by_client_id(client_order_id).to_json()
 
     @app.get("/v2/orders/{order_id}")
-    def get_order(order_id: str) -> dict[str, Any]:
-        """One order by id."""
+    def get_order(order_id: str, request: Request) -> dict[str, Any]:
+        """One order by id (`nested=true` rolls its legs up)."""
         sim.sync()
-        return sim.broker.get_order(order_id).to_json()
+        nested = parse_bool(request.query_params.get("nested", False), "nested")
+        return sim.broker.order_json(sim.broker.get_order(order_id), nested=nested)
 
     @app.delete("/v2/orders/{order_id}")
     def delete_order(order_id: str) -> Response:
-        """Cancel an open order: 204 with an empty body."""
+        """Cancel an open order (and the rest of its bracket/oco group): 204, empty body."""
         with sim.broker.lock:
             sim.broker.cancel_order(order_id, sim.sync())
         return Response(status_code=204)
@@ -469,6 +476,39 @@ def create_app(sim: Simulator) -> FastAPI:
         """Admin: remove every fault rule."""
         sim.faults.clear()
         return sim.faults.snapshot()
+
+    @app.get("/admin/fill_model")
+    def get_admin_fill_model() -> dict[str, Any]:
+        """Admin: the partial-fill probability and the seed of its draws."""
+        return sim.broker.fill_model.to_json()
+
+    @app.post("/admin/fill_model")
+    def post_admin_fill_model(payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        """Admin: set `partial_fill_probability` (0..1; Alpaca paper uses 0.1) and/or `seed`."""
+        current = sim.broker.fill_model
+        unknown = set(payload) - {"partial_fill_probability", "seed"}
+        if unknown:
+            raise unprocessable(f"unknown fill model fields: {', '.join(sorted(unknown))}")
+        try:
+            probability = float(
+                payload.get("partial_fill_probability", current.partial_fill_probability)
+            )
+            seed = payload.get("seed", current.seed)
+            if isinstance(seed, bool) or not isinstance(seed, int):
+                raise ValueError(f"seed must be an integer, got {seed!r}")
+            model = FillModel(partial_fill_probability=probability, seed=seed)
+        except (TypeError, ValueError) as exc:
+            raise unprocessable(str(exc)) from exc
+        with sim.broker.lock:
+            sim.broker.fill_model = model
+        return model.to_json()
+
+    @app.post("/admin/external_trade")
+    def post_admin_external_trade(payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        """Admin: book a manual trade `{symbol, side, qty, price?}`, filled now; the order."""
+        with sim.broker.lock:
+            order = sim.broker.external_trade(payload, sim.sync())
+            return order.to_json()
 
     @app.get("/admin/requests")
     def get_admin_requests() -> dict[str, Any]:

@@ -1,38 +1,58 @@
-"""A paper broker: a $100k cash account, market and limit orders, fills, positions, FILL activities.
+"""A paper broker: a $100k cash account, Alpaca's order types, fills, positions, FILL activities.
 
 Fill rules (all times simulated, all processing lazy: `process(now)` runs whenever a request reads
 the clock or the clock is moved):
 - An order becomes active at its submission time when the regular session is open (POST shows
   `pending_new`), otherwise at the next session open (POST shows `accepted`).
-- A market order fills completely when it becomes active, at the ask (buy) or bid (sell) of that
-  moment; a later GET shows it `filled` with `filled_at` = that moment.
-- A limit order fills completely at the first moment after activation at which it is marketable
-  (see `Market.first_marketable`): at the quote if already marketable, else at the limit price.
-- A `day` order that has not filled by the close of its session becomes `expired` at that close
-  (`expired_at` = the close); `gtc` orders stay open until filled or canceled.
-- Only `market`/`limit` with `day`/`gtc` are accepted; other types, time-in-force values, order
-  classes and `extended_hours` orders are refused with 422 code 40010001 naming the field.
-Buying power is cash minus what open buys reserve: notional, qty x limit, or qty x ask for a
-market buy (plus a 3% collar when it will fill at a later open). Cash never goes below zero
-unless such a deferred market buy gaps up by more than the collar. No shorting.
+- A market order fills when it becomes active, at the ask (buy) or bid (sell) of that moment.
+- A limit order fills at the first moment after activation at which it is marketable (see
+  `Market.first_marketable`): at the quote if already marketable, else at the limit price.
+- A stop order triggers when the trade price reaches its stop (>= for a buy, <= for a sell).
+  A triggered sell stop is a market order; a triggered buy stop is a limit order at the stop plus
+  Alpaca's collar (4% below $50, 2.5% from $50); a triggered stop_limit is a limit order.
+- Partial fills: with probability `partial_fill_probability` (Alpaca paper: 0.1; default 0 here)
+  a fill of a whole-share order with at least 2 shares left takes a random 1..n-1 shares; the rest
+  is re-evaluated PARTIAL_FILL_INTERVAL later (or at the next open). Draws are seeded by
+  (fill_seed, order sequence number, execution number), so a run replays exactly. Notional orders
+  and exit legs (whose partner would otherwise over-sell) always fill completely.
+- Bracket and oto: the exit legs are `held` until the entry has filled completely; then the
+  take-profit is `new` and the stop-loss stays `held` while its stop is watched (reference 2.2).
+  Oco: the take-profit limit is the parent and the stop-loss its `held` child, both live at once.
+  When an exit leg fills, its partner is canceled. Canceling any order of a group cancels all of
+  its open orders.
+- A `day` order (legs included, held or not) that has not filled by the close of its session
+  becomes `expired` at that close (`expired_at` = the close); `gtc` orders stay open.
+Buying power is cash minus what open buys reserve: notional, qty x limit, qty x the collared stop
+for a buy stop, or qty x ask for a market buy (plus a 3% collar when it will fill at a later open).
+No shorting: sells need shares not committed to other open sells; an oco exit holds its shares
+once for both legs.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import threading
-import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
 from simulator.calendar import NEW_YORK, from_epoch, ny_date
-from simulator.market import CENT, Market, Side
+from simulator.ledger import START_CASH, Book, Fill, Holding, activity_id, cents
+from simulator.market import Market, Side
+from simulator.orders import (
+    QTY_PLACES,
+    STOP_TYPES,
+    Order,
+    OrderRequest,
+    new_id,
+    parse_order,
+)
 from simulator.wire import (
     CODE_FORBIDDEN,
     CODE_NOT_FOUND,
@@ -42,256 +62,55 @@ from simulator.wire import (
     fmt_money,
     fmt_utc,
     invalid,
-    parse_bool,
     parse_decimal,
     unprocessable,
 )
 
-START_CASH = Decimal("100000")
+__all__ = ["START_CASH", "Broker", "FillModel"]
+
 MARKET_BUY_COLLAR = Decimal("0.03")
-MAX_CLIENT_ORDER_ID = 128
-QTY_PLACES = Decimal("0.000000001")
-STATE_VERSION = 1
-ACCOUNT_ID = uuid.UUID("2c9d6a8e-51f3-4b7a-9d0e-5a1f3c7b9e20")
+PARTIAL_FILL_INTERVAL = timedelta(seconds=60)
+PAPER_PARTIAL_FILL_PROBABILITY = 0.1  # Alpaca paper (reference 4.1)
+DEFAULT_PARTIAL_FILL_PROBABILITY = 0.0  # whole fills unless asked: tests and the demo rely on it
+DEFAULT_FILL_SEED = 0
+STATE_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
+ACCOUNT_ID = "2c9d6a8e-51f3-4b7a-9d0e-5a1f3c7b9e20"
 ACCOUNT_NUMBER = "PA3SIM000001"
 
-OPEN_STATUSES = frozenset({"pending_new", "accepted", "new", "partially_filled"})
-_SUPPORTED_TYPES = ("market", "limit")
-_KNOWN_TYPES = ("stop", "stop_limit", "trailing_stop")
-_SUPPORTED_TIFS = ("day", "gtc")
-_KNOWN_TIFS = ("opg", "cls", "ioc", "fok")
 
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
-
-
-def _dec(value: str | None) -> Decimal | None:
-    return Decimal(value) if value is not None else None
-
-
-def _opt(value: Decimal | None) -> str | None:
-    return fmt_decimal(value) if value is not None else None
-
-
-def _cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+def buy_stop_limit(stop: Decimal) -> Decimal:
+    """The limit a triggered buy stop becomes: stop +4% below $50, +2.5% from $50 (reference)."""
+    return cents(stop * (Decimal("1.04") if stop < 50 else Decimal("1.025")))
 
 
 @dataclass
-class Order:
-    """One order and its lifecycle."""
+class FillModel:
+    """How fills are split: the partial-fill probability and the seed of its draws."""
 
-    id: str
-    client_order_id: str
-    symbol: str
-    asset_id: str
-    side: str
-    type: str
-    time_in_force: str
-    qty: Decimal | None
-    notional: Decimal | None
-    limit_price: Decimal | None
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    submitted_at: datetime
-    active_from: datetime  # the first moment it may fill: submission or the next session open
-    expires_at: datetime | None  # day orders: the close of their session
-    seq: int
-    reserved_cash: Decimal = Decimal(0)  # buying power held by an open buy
-    reserved_qty: Decimal = Decimal(0)  # shares held by an open sell
-    filled_qty: Decimal = Decimal(0)
-    filled_avg_price: Decimal | None = None
-    filled_at: datetime | None = None
-    expired_at: datetime | None = None
-    canceled_at: datetime | None = None
+    partial_fill_probability: float = DEFAULT_PARTIAL_FILL_PROBABILITY
+    seed: int = DEFAULT_FILL_SEED
 
-    @property
-    def is_open(self) -> bool:
-        """True until filled, canceled or expired."""
-        return self.status in OPEN_STATUSES
-
-    def to_json(self) -> dict[str, Any]:
-        """The order as Alpaca's REST API returns it."""
-        return {
-            "id": self.id,
-            "client_order_id": self.client_order_id,
-            "created_at": fmt_utc(self.created_at),
-            "updated_at": fmt_utc(self.updated_at),
-            "submitted_at": fmt_utc(self.submitted_at),
-            "filled_at": fmt_utc(self.filled_at) if self.filled_at else None,
-            "expired_at": fmt_utc(self.expired_at) if self.expired_at else None,
-            "expires_at": fmt_utc(self.expires_at) if self.expires_at else None,
-            "canceled_at": fmt_utc(self.canceled_at) if self.canceled_at else None,
-            "failed_at": None,
-            "replaced_at": None,
-            "replaced_by": None,
-            "replaces": None,
-            "asset_id": self.asset_id,
-            "symbol": self.symbol,
-            "asset_class": "us_equity",
-            "notional": _opt(self.notional),
-            "qty": _opt(self.qty),
-            "filled_qty": fmt_decimal(self.filled_qty),
-            "filled_avg_price": _opt(self.filled_avg_price),
-            "order_class": "",
-            "order_type": self.type,
-            "type": self.type,
-            "side": self.side,
-            "position_intent": "buy_to_open" if self.side == "buy" else "sell_to_close",
-            "time_in_force": self.time_in_force,
-            "limit_price": _opt(self.limit_price),
-            "stop_price": None,
-            "status": self.status,
-            "extended_hours": False,
-            "legs": None,
-            "trail_percent": None,
-            "trail_price": None,
-            "hwm": None,
-            "source": None,
-            "subtag": None,
-        }
-
-    def to_state(self) -> dict[str, Any]:
-        """A JSON-serialisable snapshot for the state file."""
-        out: dict[str, Any] = {}
-        for key, value in self.__dict__.items():
-            if isinstance(value, Decimal):
-                out[key] = str(value)
-            elif isinstance(value, datetime):
-                out[key] = value.isoformat()
-            else:
-                out[key] = value
-        return out
-
-    @classmethod
-    def from_state(cls, data: dict[str, Any]) -> Order:
-        """Rebuild an order from `to_state` output."""
-        return cls(
-            id=data["id"],
-            client_order_id=data["client_order_id"],
-            symbol=data["symbol"],
-            asset_id=data["asset_id"],
-            side=data["side"],
-            type=data["type"],
-            time_in_force=data["time_in_force"],
-            qty=_dec(data["qty"]),
-            notional=_dec(data["notional"]),
-            limit_price=_dec(data["limit_price"]),
-            status=data["status"],
-            created_at=datetime.fromisoformat(data["created_at"]),
-            updated_at=datetime.fromisoformat(data["updated_at"]),
-            submitted_at=datetime.fromisoformat(data["submitted_at"]),
-            active_from=datetime.fromisoformat(data["active_from"]),
-            expires_at=_dt(data["expires_at"]),
-            seq=int(data["seq"]),
-            reserved_cash=Decimal(data["reserved_cash"]),
-            reserved_qty=Decimal(data["reserved_qty"]),
-            filled_qty=Decimal(data["filled_qty"]),
-            filled_avg_price=_dec(data["filled_avg_price"]),
-            filled_at=_dt(data["filled_at"]),
-            expired_at=_dt(data["expired_at"]),
-            canceled_at=_dt(data["canceled_at"]),
-        )
-
-
-@dataclass
-class Fill:
-    """One execution, reported as a FILL account activity."""
-
-    id: str  # "<YYYYMMDDhhmmssSSS New York>::<uuid4>"
-    order_id: str
-    symbol: str
-    side: str
-    qty: Decimal
-    price: Decimal
-    time: datetime
-    cum_qty: Decimal
-    leaves_qty: Decimal
-    order_status: str
-
-    def to_json(self) -> dict[str, Any]:
-        """The activity as `GET /v2/account/activities/FILL` returns it (no account_id)."""
-        return {
-            "id": self.id,
-            "activity_type": "FILL",
-            "transaction_time": fmt_utc(self.time),
-            "type": "fill" if self.order_status == "filled" else "partial_fill",
-            "price": fmt_decimal(self.price),
-            "qty": fmt_decimal(self.qty),
-            "side": self.side,
-            "symbol": self.symbol,
-            "leaves_qty": fmt_decimal(self.leaves_qty),
-            "cum_qty": fmt_decimal(self.cum_qty),
-            "order_id": self.order_id,
-            "order_status": self.order_status,
-        }
-
-    def to_state(self) -> dict[str, Any]:
-        """A JSON-serialisable snapshot for the state file."""
-        return {**self.to_json(), "time": self.time.isoformat()}
-
-    @classmethod
-    def from_state(cls, data: dict[str, Any]) -> Fill:
-        """Rebuild a fill from `to_state` output."""
-        return cls(
-            id=data["id"],
-            order_id=data["order_id"],
-            symbol=data["symbol"],
-            side=data["side"],
-            qty=Decimal(data["qty"]),
-            price=Decimal(data["price"]),
-            time=datetime.fromisoformat(data["time"]),
-            cum_qty=Decimal(data["cum_qty"]),
-            leaves_qty=Decimal(data["leaves_qty"]),
-            order_status=data["order_status"],
-        )
-
-
-def activity_id(at: datetime) -> str:
-    """An activity id: New York local time to the millisecond, `::`, a uuid4."""
-    local = at.astimezone(NEW_YORK)
-    return f"{local:%Y%m%d%H%M%S}{local.microsecond // 1000:03d}::{uuid.uuid4()}"
-
-
-@dataclass
-class Holding:
-    """A long position built from fills."""
-
-    qty: Decimal = Decimal(0)
-    cost_basis: Decimal = Decimal(0)
-    opened_at: datetime | None = None
-
-
-@dataclass
-class Book:
-    """Cash and holdings, the result of replaying fills."""
-
-    cash: Decimal = START_CASH
-    holdings: dict[str, Holding] = field(default_factory=dict)
-
-    def apply(self, fill: Fill) -> None:
-        """Apply one execution."""
-        amount = _cents(fill.qty * fill.price)
-        holding = self.holdings.setdefault(fill.symbol, Holding())
-        if fill.side == "buy":
-            self.cash -= amount
-            if holding.qty == 0:
-                holding.opened_at = fill.time
-            holding.qty += fill.qty
-            holding.cost_basis += amount
-        else:
-            self.cash += amount
-            remaining = holding.qty - fill.qty
-            holding.cost_basis = (
-                _cents(holding.cost_basis * remaining / holding.qty)
-                if remaining > 0
-                else Decimal(0)
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.partial_fill_probability <= 1.0:
+            raise ValueError(
+                f"partial_fill_probability must be within [0, 1], "
+                f"got {self.partial_fill_probability}"
             )
-            holding.qty = remaining
-        if holding.qty <= 0:
-            del self.holdings[fill.symbol]
+
+    def partial_qty(self, order: Order, remaining: Decimal) -> Decimal | None:
+        """Shares for a partial fill of `order` now, or None to fill `remaining` entirely."""
+        if self.partial_fill_probability <= 0 or remaining < 2:
+            return None
+        # A string seed is hashed with SHA-512, so the draws do not depend on PYTHONHASHSEED.
+        draw = random.Random(f"{self.seed}:{order.seq}:{order.executions}")  # noqa: S311
+        if draw.random() >= self.partial_fill_probability:
+            return None
+        return Decimal(draw.randint(1, int(remaining) - 1))
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as `GET /admin/fill_model` shows them."""
+        return {"partial_fill_probability": self.partial_fill_probability, "seed": self.seed}
 
 
 @dataclass(frozen=True)
@@ -299,17 +118,23 @@ class _Event:
     time: datetime
     seq: int
     order: Order
-    kind: str  # "fill" or "expire"
+    kind: str  # "fill", "trigger" or "expire"
     price: Decimal | None = None
 
 
 class Broker:
     """The paper account and its order book; every public method is thread-safe."""
 
-    def __init__(self, market: Market, state_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        market: Market,
+        state_path: Path | None = None,
+        fill_model: FillModel | None = None,
+    ) -> None:
         self.market = market
         self.calendar = market.calendar
         self.state_path = state_path
+        self.fill_model = fill_model or FillModel()
         self.lock = threading.RLock()
         self.orders: dict[str, Order] = {}
         self._by_client_id: dict[str, Order] = {}
@@ -325,7 +150,7 @@ class Broker:
 
     def _load(self, path: Path) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("version") != STATE_VERSION:
+        if data.get("version") not in _READABLE_VERSIONS:
             raise ValueError(f"unsupported simulator state version {data.get('version')} in {path}")
         self.created_at = _dt(data["created_at"])
         self.last_processed = _dt(data["last_processed"])
@@ -365,7 +190,7 @@ class Broker:
     # -- the fill engine ---------------------------------------------------------------------
 
     def process(self, now: datetime) -> None:
-        """Apply every fill, expiry and activation due up to `now`, in time order."""
+        """Apply every fill, trigger, expiry and activation due up to `now`, in time order."""
         with self.lock:
             if self.last_processed is not None and now < self.last_processed:
                 now = self.last_processed
@@ -390,24 +215,49 @@ class Broker:
     def _open_orders(self) -> list[Order]:
         return sorted((o for o in self.orders.values() if o.is_open), key=lambda o: o.seq)
 
+    def _next_moment(self, t: datetime) -> datetime:
+        """`t` if the regular session is open then, else the next session open."""
+        if self.calendar.index_at(t) is not None:
+            return t
+        return from_epoch(float(self.calendar.opens[self.calendar.next_open_index(t)]))
+
+    def _working_limit(self, order: Order) -> Decimal | None:
+        """The limit an active order fills at or better; None for a market order."""
+        if order.type == "stop":
+            if order.stop_price is None:
+                raise RuntimeError(f"stop order {order.id} has no stop_price")
+            return buy_stop_limit(order.stop_price) if order.side == "buy" else None
+        return order.limit_price
+
     def _next_event(self, order: Order, now: datetime) -> _Event | None:
-        if order.active_from > now:
+        expiry = order.expires_at
+        if expiry is not None and (order.dormant or order.active_from >= expiry):
+            return _Event(expiry, order.seq, order, "expire") if now >= expiry else None
+        if order.dormant or order.active_from > now:
             return None
         side = Side(order.side)
-        window_end = now if order.expires_at is None else min(now, order.expires_at)
-        if order.type == "market":
-            quote = self.market.quote(order.symbol, order.active_from)
-            price = quote.ask if side is Side.BUY else quote.bid
-            return _Event(order.active_from, order.seq, order, "fill", price)
-        if order.limit_price is None:
-            raise RuntimeError(f"limit order {order.id} has no limit_price")
-        hit = self.market.first_marketable(
-            order.symbol, side, order.limit_price, order.active_from, window_end
-        )
-        if hit is not None:
-            return _Event(hit[0], order.seq, order, "fill", hit[1])
-        if order.expires_at is not None and now >= order.expires_at:
-            return _Event(order.expires_at, order.seq, order, "expire")
+        window_end = now if expiry is None else min(now, expiry)
+        if order.type in STOP_TYPES and not order.triggered:
+            if order.stop_price is None:
+                raise RuntimeError(f"stop order {order.id} has no stop_price")
+            at = self.market.first_trade_through(
+                order.symbol, side is Side.BUY, order.stop_price, order.active_from, window_end
+            )
+            if at is not None:
+                return _Event(at, order.seq, order, "trigger")
+        else:
+            limit = self._working_limit(order)
+            if limit is None:
+                quote = self.market.quote(order.symbol, order.active_from)
+                price = quote.ask if side is Side.BUY else quote.bid
+                return _Event(order.active_from, order.seq, order, "fill", price)
+            hit = self.market.first_marketable(
+                order.symbol, side, limit, order.active_from, window_end
+            )
+            if hit is not None:
+                return _Event(hit[0], order.seq, order, "fill", hit[1])
+        if expiry is not None and now >= expiry:
+            return _Event(expiry, order.seq, order, "expire")
         return None
 
     def _apply(self, event: _Event) -> None:
@@ -419,50 +269,121 @@ class Broker:
             order.reserved_cash = order.reserved_qty = Decimal(0)
             logger.bind(order_id=order.id, at=event.time.isoformat()).info("order expired")
             return
+        if event.kind == "trigger":
+            order.triggered = True
+            order.active_from = event.time
+            if order.status in ("held", "pending_new", "accepted"):
+                order.status = "new"
+            logger.bind(order_id=order.id, at=event.time.isoformat()).info("stop triggered")
+            return
         if event.price is None:
             raise RuntimeError(f"fill event for order {order.id} has no price")
-        qty = self._fill_qty(order, event.price)
+        self._execute(order, event.price, event.time)
+
+    def _execute(self, order: Order, price: Decimal, at: datetime, *, whole: bool = False) -> None:
+        """Fill what `order` has left at `price`: all of it, or a part if the fill model says."""
+        qty, complete = self._fill_qty(order, price, whole)
         previous = order.filled_qty
         order.filled_qty = previous + qty
-        order.filled_avg_price = (
-            (order.filled_avg_price or Decimal(0)) * previous + event.price * qty
-        ) / order.filled_qty
-        order.filled_avg_price = order.filled_avg_price.quantize(Decimal("0.0001")).normalize()
-        order.status = "filled"
-        order.filled_at = event.time
-        order.reserved_cash = order.reserved_qty = Decimal(0)
+        average = ((order.filled_avg_price or Decimal(0)) * previous + price * qty) / (
+            order.filled_qty
+        )
+        order.filled_avg_price = average.quantize(Decimal("0.0001")).normalize()
+        order.executions += 1
+        leaves = Decimal(0) if complete else (order.remaining_qty or Decimal(0))
+        if complete:
+            order.status = "filled"
+            order.filled_at = at
+            order.reserved_cash = order.reserved_qty = Decimal(0)
+        else:
+            order.status = "partially_filled"
+            order.reserved_cash = cents(order.reserved_cash * leaves / (leaves + qty))
+            order.reserved_qty = max(order.reserved_qty - qty, Decimal(0))
+            order.active_from = self._next_moment(at + PARTIAL_FILL_INTERVAL)
         fill = Fill(
-            id=activity_id(event.time),
+            id=activity_id(at),
             order_id=order.id,
             symbol=order.symbol,
             side=order.side,
             qty=qty,
-            price=event.price,
-            time=event.time,
+            price=price,
+            time=at,
             cum_qty=order.filled_qty,
-            leaves_qty=Decimal(0),
+            leaves_qty=leaves,
             order_status=order.status,
         )
         self.fills.append(fill)
         self.book.apply(fill)
         logger.bind(
-            order_id=order.id,
-            symbol=order.symbol,
-            side=order.side,
-            qty=str(qty),
-            price=str(fill.price),
-        ).info("order filled")
+            order_id=order.id, symbol=order.symbol, side=order.side, qty=str(qty), price=str(price)
+        ).info("order filled" if complete else "order partially filled")
+        if complete:
+            self._activate_legs(order, at)
+            for peer in self._oco_peers(order):
+                if peer.is_open:
+                    self._mark_canceled(peer, at)
 
-    def _fill_qty(self, order: Order, price: Decimal) -> Decimal:
-        if order.qty is not None:
-            return order.qty - order.filled_qty
-        if order.notional is None:
-            raise RuntimeError(f"order {order.id} has neither qty nor notional")
-        qty = (order.notional / price).quantize(QTY_PLACES, rounding=ROUND_DOWN)
-        if order.side == "sell":
-            held = self.book.holdings.get(order.symbol)
-            qty = min(qty, held.qty if held else Decimal(0))
-        return qty
+    def _fill_qty(self, order: Order, price: Decimal, whole: bool) -> tuple[Decimal, bool]:
+        """The quantity of the next execution and whether it completes the order."""
+        remaining = order.remaining_qty
+        if remaining is None:
+            if order.notional is None:
+                raise RuntimeError(f"order {order.id} has neither qty nor notional")
+            qty = (order.notional / price).quantize(QTY_PLACES, rounding=ROUND_DOWN)
+            if order.side == "sell":
+                held = self.book.holdings.get(order.symbol)
+                qty = min(qty, held.qty if held else Decimal(0))
+            return qty, True
+        if whole or self._is_exit_leg(order):
+            return remaining, True
+        part = self.fill_model.partial_qty(order, remaining)
+        return (remaining, True) if part is None else (part, False)
+
+    # -- order groups ------------------------------------------------------------------------
+
+    def _root(self, order: Order) -> Order:
+        return self.orders[order.parent_id] if order.parent_id else order
+
+    def _family(self, order: Order) -> list[Order]:
+        """The order's whole group: the parent first, then its legs."""
+        root = self._root(order)
+        return [root, *(self.orders[i] for i in root.leg_ids)]
+
+    def _exit_group(self, order: Order) -> list[Order]:
+        """The one-cancels-other exits `order` belongs to (empty when it is not an exit)."""
+        root = self._root(order)
+        group = [self.orders[i] for i in root.leg_ids]
+        if root.order_class == "oco":
+            group.insert(0, root)
+        return group if any(o.id == order.id for o in group) else []
+
+    def _is_exit_leg(self, order: Order) -> bool:
+        return len(self._exit_group(order)) > 1
+
+    def _oco_peers(self, order: Order) -> list[Order]:
+        return [o for o in self._exit_group(order) if o.id != order.id]
+
+    def _activate_legs(self, root: Order, at: datetime) -> None:
+        """An entry filled completely: its held exit legs start working."""
+        legs = [self.orders[i] for i in root.leg_ids if self.orders[i].dormant]
+        if not legs:
+            return
+        for leg in legs:
+            leg.dormant = False
+            leg.active_from = at
+            leg.updated_at = at
+            if leg.type == "limit":
+                leg.status = "new"
+        # One reservation covers the group: only one exit can fill.
+        legs[0].reserved_qty = legs[0].qty or Decimal(0)
+        logger.bind(order_id=root.id, legs=len(legs)).info("bracket legs activated")
+
+    def _mark_canceled(self, order: Order, at: datetime) -> None:
+        order.status = "canceled"
+        order.canceled_at = order.updated_at = at
+        order.dormant = False
+        order.reserved_cash = order.reserved_qty = Decimal(0)
+        logger.bind(order_id=order.id).info("order canceled")
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -470,166 +391,109 @@ class Broker:
         """Validate and accept an order (POST /v2/orders); raise ApiError on refusal."""
         with self.lock:
             self.process(now)
-            order = self._build_order(payload, now)
-            self._reserve(order, now)
-            self.orders[order.id] = order
-            self._by_client_id[order.client_order_id] = order
+            request = parse_order(payload, self.market, now)
+            client_order_id = request.client_order_id or new_id()
+            if client_order_id in self._by_client_id:
+                raise invalid("client_order_id must be unique")
+            if request.order_class in ("bracket", "oto") and request.side == "sell":
+                # No shorting, so a sell can only close a position, never open one.
+                raise ApiError(
+                    422, CODE_UNPROCESSABLE, f"{request.order_class} orders must be entry orders"
+                )
+            if request.order_class == "oco" and request.side == "buy":
+                raise ApiError(422, CODE_UNPROCESSABLE, "oco orders must be exit orders")
+            family = self._build_orders(request, client_order_id, now)
+            self._reserve(family[0], now)
+            for order in family:
+                self.orders[order.id] = order
+                self._by_client_id[order.client_order_id] = order
             self.save()
+            root = family[0]
             logger.bind(
-                order_id=order.id,
-                client_order_id=order.client_order_id,
-                symbol=order.symbol,
-                side=order.side,
-                status=order.status,
+                order_id=root.id,
+                client_order_id=root.client_order_id,
+                symbol=root.symbol,
+                side=root.side,
+                order_class=root.order_class,
+                status=root.status,
             ).info("order accepted")
-            return order
+            return root
 
-    def _build_order(self, payload: dict[str, Any], now: datetime) -> Order:
-        symbol = payload.get("symbol")
-        if not isinstance(symbol, str) or not symbol:
-            raise invalid("symbol is required")
-        asset = self.market.asset(symbol)
-        if asset is None or asset.symbol != symbol.upper():
-            raise invalid(f'asset "{symbol}" not found')
-        side = payload.get("side")
-        if side not in ("buy", "sell"):
-            raise invalid(f"invalid side: {side!r} (must be buy or sell)")
-        order_type = payload.get("type", payload.get("order_type"))
-        if order_type in _KNOWN_TYPES:
-            raise invalid(f'type "{order_type}" is not supported by the simulator')
-        if order_type not in _SUPPORTED_TYPES:
-            raise invalid(f"invalid type: {order_type!r}")
-        tif = payload.get("time_in_force")
-        if tif in _KNOWN_TIFS:
-            raise invalid(f'time_in_force "{tif}" is not supported by the simulator')
-        if tif not in _SUPPORTED_TIFS:
-            raise invalid(f"invalid time_in_force: {tif!r}")
-        order_class = payload.get("order_class") or ""
-        if order_class not in ("", "simple"):
-            raise invalid(f'order_class "{order_class}" is not supported by the simulator')
-        for unsupported in (
-            "stop_price",
-            "trail_price",
-            "trail_percent",
-            "take_profit",
-            "stop_loss",
-        ):
-            if payload.get(unsupported) is not None:
-                raise invalid(f"{unsupported} is not allowed for a simple {order_type} order")
-        if parse_bool(payload.get("extended_hours", False), "extended_hours"):
-            if order_type != "limit" or tif != "day":
-                raise invalid("extended hours order must be DAY limit orders")
-            raise invalid("extended_hours orders are not supported by the simulator")
-
-        qty, notional = self._parse_size(payload, order_type, tif)
-        limit_price = self._parse_limit(payload, order_type)
-        client_order_id = self._parse_client_order_id(payload)
-
+    def _build_orders(
+        self, request: OrderRequest, client_order_id: str, now: datetime
+    ) -> list[Order]:
+        """The entry (or oco parent) and its legs, not yet registered."""
         session = self.calendar.index_at(now)
         if session is not None:
             active_from, status = now, "pending_new"
         else:
             session = self.calendar.next_open_index(now)
             active_from, status = from_epoch(float(self.calendar.opens[session])), "accepted"
-        expires_at = from_epoch(float(self.calendar.closes[session])) if tif == "day" else None
-        self._seq += 1
-        return Order(
-            id=str(uuid.uuid4()),
-            client_order_id=client_order_id,
-            symbol=asset.symbol,
-            asset_id=str(asset.id),
-            side=side,
-            type=order_type,
-            time_in_force=tif,
-            qty=qty,
-            notional=notional,
-            limit_price=limit_price,
-            status=status,
-            created_at=now,
-            updated_at=now,
-            submitted_at=now,
-            active_from=active_from,
-            expires_at=expires_at,
-            seq=self._seq,
+        expires_at = (
+            from_epoch(float(self.calendar.closes[session]))
+            if request.time_in_force == "day"
+            else None
         )
 
-    def _parse_size(
-        self, payload: dict[str, Any], order_type: str, tif: str
-    ) -> tuple[Decimal | None, Decimal | None]:
-        raw_qty, raw_notional = payload.get("qty"), payload.get("notional")
-        if raw_qty is not None and raw_notional is not None:
-            raise invalid("qty and notional cannot both be specified")
-        if raw_qty is None and raw_notional is None:
-            raise invalid("qty or notional is required")
-        qty = parse_decimal(raw_qty, "qty") if raw_qty is not None else None
-        notional = parse_decimal(raw_notional, "notional") if raw_notional is not None else None
-        if qty is not None:
-            if qty <= 0:
-                raise invalid(f"qty must be > 0 (got {raw_qty})")
-            if qty != qty.quantize(QTY_PLACES):
-                raise invalid(f"qty must have at most 9 decimal places (got {raw_qty})")
-            qty = qty.normalize()
-        if notional is not None:
-            if notional < 1:
-                raise invalid(f"notional must be >= 1 (got {raw_notional})")
-            if notional != notional.quantize(CENT):
-                raise invalid(f"notional must have at most 2 decimal places (got {raw_notional})")
-            notional = notional.normalize()
-        fractional = notional is not None or (qty is not None and qty != qty.to_integral_value())
-        if fractional and (order_type != "market" or tif != "day"):
-            raise invalid("fractional orders must be market orders with time_in_force day")
-        return qty, notional
+        def make(**fields: Any) -> Order:
+            self._seq += 1
+            base: dict[str, Any] = {
+                "symbol": request.asset.symbol,
+                "asset_id": str(request.asset.id),
+                "time_in_force": request.time_in_force,
+                "qty": request.qty,
+                "order_class": request.order_class,
+                "created_at": now,
+                "updated_at": now,
+                "submitted_at": now,
+                "active_from": active_from,
+                "expires_at": expires_at,
+                "seq": self._seq,
+            }
+            return Order(id=new_id(), **{**base, **fields})
 
-    def _parse_limit(self, payload: dict[str, Any], order_type: str) -> Decimal | None:
-        raw = payload.get("limit_price")
-        if order_type == "market":
-            if raw is not None:
-                raise invalid("limit_price is not allowed for a market order")
-            return None
-        if raw is None:
-            raise invalid("limit_price is required for a limit order")
-        price = parse_decimal(raw, "limit_price")
-        if price <= 0:
-            raise unprocessable(f"invalid limit_price {raw}. must be > 0")
-        places = Decimal("0.01") if price >= 1 else Decimal("0.0001")
-        if price != price.quantize(places):
-            raise unprocessable(
-                f"invalid limit_price {raw}. sub-penny increment does not fulfill "
-                "minimum pricing criteria"
+        root = make(
+            client_order_id=client_order_id,
+            side=request.side,
+            type=request.type,
+            notional=request.notional,
+            limit_price=request.limit_price,
+            stop_price=request.stop_price,
+            status=status,
+        )
+        children: list[Order] = []
+        for leg in request.legs:
+            if request.order_class == "oco" and leg.kind == "take_profit":
+                continue  # the oco parent is the take-profit
+            child = make(
+                client_order_id=new_id(),
+                side=request.exit_side,
+                type=leg.type,
+                notional=None,
+                limit_price=leg.limit_price,
+                stop_price=leg.stop_price,
+                status="held",
+                parent_id=root.id,
+                dormant=request.order_class != "oco",
             )
-        return price.normalize()
-
-    def _parse_client_order_id(self, payload: dict[str, Any]) -> str:
-        raw = payload.get("client_order_id")
-        if raw is None or raw == "":
-            return str(uuid.uuid4())
-        if not isinstance(raw, str):
-            raise invalid("client_order_id must be a string")
-        if len(raw) > MAX_CLIENT_ORDER_ID:
-            raise invalid(f"client_order_id must be at most {MAX_CLIENT_ORDER_ID} characters")
-        if raw in self._by_client_id:
-            raise invalid("client_order_id must be unique")
-        return raw
+            root.leg_ids.append(child.id)
+            children.append(child)
+        return [root, *children]
 
     def _reserve(self, order: Order, now: datetime) -> None:
+        """Hold buying power (buys) or shares (sells) for a new order; 403 when short of either."""
         quote = self.market.quote(order.symbol, now)
         if order.side == "buy":
             if order.notional is not None:
                 cost = order.notional
+            elif order.type == "stop" and order.stop_price is not None:
+                cost = buy_stop_limit(order.stop_price) * (order.qty or Decimal(0))
             elif order.limit_price is not None:
                 cost = order.limit_price * (order.qty or Decimal(0))
             else:
                 collar = Decimal(1) if order.status == "pending_new" else 1 + MARKET_BUY_COLLAR
-                cost = _cents((order.qty or Decimal(0)) * quote.ask * collar)
-            buying_power = self.buying_power()
-            if cost > buying_power:
-                raise ApiError(
-                    403,
-                    CODE_FORBIDDEN,
-                    "insufficient buying power",
-                    buying_power=fmt_decimal(buying_power),
-                    cost_basis=fmt_decimal(cost),
-                )
+                cost = cents((order.qty or Decimal(0)) * quote.ask * collar)
+            self._check_buying_power(cost)
             order.reserved_cash = cost
             return
         requested = order.qty
@@ -637,7 +501,22 @@ class Broker:
             if order.notional is None:
                 raise RuntimeError(f"order {order.id} has neither qty nor notional")
             requested = (order.notional / quote.bid).quantize(QTY_PLACES, rounding=ROUND_UP)
-        available = self.available_qty(order.symbol)
+        self._check_available(order.symbol, requested)
+        order.reserved_qty = requested
+
+    def _check_buying_power(self, cost: Decimal) -> None:
+        buying_power = self.buying_power()
+        if cost > buying_power:
+            raise ApiError(
+                403,
+                CODE_FORBIDDEN,
+                "insufficient buying power",
+                buying_power=fmt_decimal(buying_power),
+                cost_basis=fmt_decimal(cost),
+            )
+
+    def _check_available(self, symbol: str, requested: Decimal) -> None:
+        available = self.available_qty(symbol)
         if requested > available:
             raise ApiError(
                 403,
@@ -645,7 +524,6 @@ class Broker:
                 f"insufficient qty available for order (requested: {fmt_decimal(requested)}, "
                 f"available: {fmt_decimal(available)})",
             )
-        order.reserved_qty = requested
 
     def get_order(self, order_id: str) -> Order:
         """The order with this id; 404 when unknown."""
@@ -663,6 +541,12 @@ class Broker:
                 raise ApiError(404, CODE_NOT_FOUND, "order not found")
             return order
 
+    def order_json(self, order: Order, *, nested: bool) -> dict[str, Any]:
+        """The order's JSON; with `nested`, a parent carries its legs."""
+        with self.lock:
+            legs = [self.orders[i].to_json() for i in order.leg_ids] if nested else []
+            return order.to_json(legs or None)
+
     def list_orders(
         self,
         *,
@@ -673,10 +557,16 @@ class Broker:
         direction: str = "desc",
         side: str | None = None,
         symbols: set[str] | None = None,
+        nested: bool = False,
     ) -> list[Order]:
-        """Orders filtered like GET /v2/orders (after/until exclusive on submitted_at)."""
+        """Orders filtered like GET /v2/orders (after/until exclusive on submitted_at).
+
+        Without `nested` every leg is listed as an order of its own; with it only parents are.
+        """
         with self.lock:
             orders = sorted(self.orders.values(), key=lambda o: (o.submitted_at, o.seq))
+        if nested:
+            orders = [o for o in orders if o.parent_id is None]
         if status == "open":
             orders = [o for o in orders if o.is_open]
         elif status == "closed":
@@ -693,8 +583,11 @@ class Broker:
             orders.reverse()
         return orders[:limit]
 
-    def cancel_order(self, order_id: str, now: datetime) -> Order:
-        """Cancel an open order; 404 when unknown, 422 when already filled/canceled/expired."""
+    def cancel_order(self, order_id: str, now: datetime) -> list[Order]:
+        """Cancel an open order and the rest of its group; 404 unknown, 422 not cancelable.
+
+        Returns every order canceled (the order itself first).
+        """
         with self.lock:
             self.process(now)
             order = self.get_order(order_id)
@@ -702,18 +595,83 @@ class Broker:
                 raise ApiError(
                     422, CODE_UNPROCESSABLE, f"order is not cancelable (status: {order.status})"
                 )
-            order.status = "canceled"
-            order.canceled_at = order.updated_at = now
-            order.reserved_cash = order.reserved_qty = Decimal(0)
+            canceled = [order] + [o for o in self._family(order) if o.id != order.id and o.is_open]
+            for member in canceled:
+                self._mark_canceled(member, now)
             self.save()
-            logger.bind(order_id=order.id).info("order canceled")
-            return order
+            return canceled
 
     def cancel_all(self, now: datetime) -> list[Order]:
         """Cancel every open order and return them."""
         with self.lock:
             self.process(now)
-            return [self.cancel_order(o.id, now) for o in self._open_orders()]
+            canceled: list[Order] = []
+            for order in self._open_orders():
+                if order.is_open:
+                    canceled.extend(self.cancel_order(order.id, now))
+            return canceled
+
+    def external_trade(self, payload: dict[str, Any], now: datetime) -> Order:
+        """Book a trade made outside the API (a manual trade in the web UI): filled at once.
+
+        `{"symbol", "side", "qty", "price"?}`; the price defaults to the quote now (ask for a
+        buy, bid for a sell). The order gets a uuid4 client_order_id, like the web UI's, so
+        it carries no strategy prefix. Buying power and held shares are checked as for any order.
+        """
+        with self.lock:
+            self.process(now)
+            symbol = payload.get("symbol")
+            asset = self.market.asset(symbol) if isinstance(symbol, str) else None
+            if asset is None:
+                raise invalid(f'asset "{symbol}" not found')
+            side = payload.get("side")
+            if side not in ("buy", "sell"):
+                raise invalid(f"invalid side: {side!r} (must be buy or sell)")
+            if payload.get("qty") is None:
+                raise invalid("qty is required")
+            qty = parse_decimal(payload["qty"], "qty")
+            if qty <= 0 or qty != qty.quantize(QTY_PLACES):
+                raise invalid(f"qty must be > 0 with at most 9 decimal places (got {qty})")
+            qty = qty.normalize()
+            quote = self.market.quote(asset.symbol, now)
+            if payload.get("price") is None:
+                price = quote.ask if side == "buy" else quote.bid
+            else:
+                price = parse_decimal(payload["price"], "price")
+                if price <= 0:
+                    raise unprocessable(f"invalid price {payload['price']}. must be > 0")
+            if side == "buy":
+                self._check_buying_power(cents(qty * price))
+            else:
+                self._check_available(asset.symbol, qty)
+            self._seq += 1
+            order = Order(
+                id=new_id(),
+                client_order_id=new_id(),
+                symbol=asset.symbol,
+                asset_id=str(asset.id),
+                side=side,
+                type="market",
+                time_in_force="day",
+                qty=qty,
+                notional=None,
+                limit_price=None,
+                status="new",
+                created_at=now,
+                updated_at=now,
+                submitted_at=now,
+                active_from=now,
+                expires_at=None,
+                seq=self._seq,
+            )
+            self.orders[order.id] = order
+            self._by_client_id[order.client_order_id] = order
+            self._execute(order, price, now, whole=True)
+            self.save()
+            logger.bind(order_id=order.id, symbol=order.symbol, side=side, qty=str(qty)).info(
+                "external trade booked"
+            )
+            return order
 
     # -- account, positions, activities ------------------------------------------------------
 
@@ -742,7 +700,7 @@ class Broker:
 
     def _equity(self, book: Book, t: datetime) -> tuple[Decimal, Decimal]:
         long_value = sum(
-            (_cents(h.qty * self.market.last_price(s, t)) for s, h in book.holdings.items()),
+            (cents(h.qty * self.market.last_price(s, t)) for s, h in book.holdings.items()),
             Decimal(0),
         )
         return book.cash + long_value, long_value
@@ -764,7 +722,7 @@ class Broker:
             buying_power = fmt_decimal(self.buying_power())
             created = self.created_at or now
             return {
-                "id": str(ACCOUNT_ID),
+                "id": ACCOUNT_ID,
                 "account_number": ACCOUNT_NUMBER,
                 "status": "ACTIVE",
                 "currency": "USD",
@@ -782,7 +740,7 @@ class Broker:
                 "long_market_value": fmt_decimal(long_value),
                 "short_market_value": "0",
                 "initial_margin": fmt_decimal(long_value),
-                "maintenance_margin": fmt_decimal(_cents(long_value * Decimal("0.25"))),
+                "maintenance_margin": fmt_decimal(cents(long_value * Decimal("0.25"))),
                 "last_maintenance_margin": "0",
                 "sma": "0",
                 "multiplier": "1",
@@ -813,11 +771,11 @@ class Broker:
         price = self.market.last_price(symbol, now)
         index, _ = self._previous_close(now)
         lastday = self.market.daily_close(symbol, index) if index is not None else price
-        market_value = _cents(holding.qty * price)
+        market_value = cents(holding.qty * price)
         unrealized = market_value - holding.cost_basis
         start_of_today = datetime.combine(ny_date(now), datetime.min.time(), NEW_YORK)
         held_overnight = holding.opened_at is not None and holding.opened_at < start_of_today
-        intraday_basis = _cents(holding.qty * lastday) if held_overnight else holding.cost_basis
+        intraday_basis = cents(holding.qty * lastday) if held_overnight else holding.cost_basis
         intraday = market_value - intraday_basis
         qty = fmt_decimal(holding.qty)
         return {
@@ -872,3 +830,7 @@ def _ratio(numerator: Decimal, denominator: Decimal) -> str:
     if denominator == 0:
         return "0"
     return fmt_money(numerator / denominator, 16)
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None

@@ -401,6 +401,20 @@ class Market:
             micros += 1
         raise RuntimeError(f"no marketable quote found after the crossing for {symbol} at {at}")
 
+    def first_trade_through(
+        self, symbol: str, upward: bool, level: Decimal, start: datetime, end: datetime
+    ) -> datetime | None:
+        """When the cent-rounded trade price first reaches `level` (>= going up, <= going down).
+
+        The same search as `first_marketable`, since the quote is the trade price one cent either
+        side: "trade <= level" is "ask <= level + 1c", "trade >= level" is "bid >= level - 1c".
+        """
+        if upward:
+            hit = self.first_marketable(symbol, Side.SELL, level - HALF_SPREAD, start, end)
+        else:
+            hit = self.first_marketable(symbol, Side.BUY, level + HALF_SPREAD, start, end)
+        return hit[0] if hit is not None else None
+
 
 def _is_marketable(quote: Quote, side: Side, limit: Decimal) -> bool:
     """True when a limit order on `side` at `limit` can trade against `quote`."""

@@ -13,6 +13,10 @@ Misbehaviour for client tests (see simulator.faults): pass `faults=[FaultRule(..
 `POST/GET/DELETE /admin/faults`; `GET/DELETE /admin/requests` counts requests per "METHOD /path";
 `rate_limit_per_minute=N` refuses a key's requests beyond N per sliding minute with 429s. Every
 non-admin answer carries `X-Ratelimit-Limit/Remaining/Reset`.
+
+Broker controls: `fill_model=FillModel(partial_fill_probability=0.1, seed=7)` or
+`GET/POST /admin/fill_model` split fills like Alpaca paper (default: whole fills);
+`POST /admin/external_trade` books a manual trade, as if placed in Alpaca's web UI.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import uvicorn
 from loguru import logger
 
 from simulator.app import create_app
-from simulator.broker import Broker
+from simulator.broker import Broker, FillModel
 from simulator.calendar import FIRST_SESSION, LAST_SESSION, NEW_YORK, MarketCalendar
 from simulator.clock import SimClock
 from simulator.faults import (
@@ -65,6 +69,7 @@ class Simulator:
         faults: Sequence[FaultRule] = (),
         fault_seed: int = DEFAULT_FAULT_SEED,
         rate_limit_per_minute: int | None = None,
+        fill_model: FillModel | None = None,
     ) -> None:
         self.max_bars_per_page = max_bars_per_page
         self.faults = FaultPlan(faults, fault_seed)
@@ -72,7 +77,7 @@ class Simulator:
         self.rate_limiter = RateLimiter(rate_limit_per_minute)
         self.calendar = MarketCalendar()
         self.market = Market(self.calendar, seed)
-        self.broker = Broker(self.market, state_path)
+        self.broker = Broker(self.market, state_path, fill_model)
         begin = _check_in_range(start or datetime.now(UTC))
         resumed = self.broker.last_processed
         if resumed is not None and resumed > begin:
@@ -156,12 +161,14 @@ def running_simulator(
     faults: Sequence[FaultRule] = (),
     fault_seed: int = DEFAULT_FAULT_SEED,
     rate_limit_per_minute: int | None = None,
+    fill_model: FillModel | None = None,
 ) -> Iterator[SimulatorHandle]:
     """Serve a simulator on 127.0.0.1 in a background thread (port 0 = any free port).
 
     `max_bars_per_page` caps each bars page below the requested `limit`, as the real API may.
     `faults` is the initial fault plan (rates drawn with `fault_seed`); `rate_limit_per_minute`
-    turns on a real per-API-key limit.
+    turns on a real per-API-key limit; `fill_model` sets the partial-fill probability and seed
+    (default: whole fills).
     """
     sim = Simulator(
         start=start,
@@ -172,6 +179,7 @@ def running_simulator(
         faults=faults,
         fault_seed=fault_seed,
         rate_limit_per_minute=rate_limit_per_minute,
+        fill_model=fill_model,
     )
     # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets when proto is TCP.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -226,10 +234,12 @@ def serve(
     faults: Sequence[FaultRule] = (),
     fault_seed: int = DEFAULT_FAULT_SEED,
     rate_limit_per_minute: int | None = None,
+    fill_model: FillModel | None = None,
 ) -> None:
     """Serve the simulator on host:port until interrupted (blocking); loopback hosts only.
 
-    `faults`, `fault_seed` and `rate_limit_per_minute` are as for `running_simulator`.
+    `faults`, `fault_seed`, `rate_limit_per_minute` and `fill_model` are as for
+    `running_simulator`.
     """
     if host not in _LOOPBACK:
         raise ValueError(f"the simulator binds only to 127.0.0.1, not {host!r}")
@@ -241,6 +251,7 @@ def serve(
         faults=faults,
         fault_seed=fault_seed,
         rate_limit_per_minute=rate_limit_per_minute,
+        fill_model=fill_model,
     )
     logger.bind(
         url=f"http://{HOST}:{port}",

@@ -326,7 +326,8 @@ def test_sub_penny_limit_price_is_refused(tc: TradingClient) -> None:
         ({}, "qty"),
         ({"qty": "0"}, "qty"),
         ({"qty": "1", "time_in_force": "ioc"}, "time_in_force"),
-        ({"qty": "1", "type": "stop", "stop_price": "10"}, "stop"),
+        ({"qty": "1", "type": "stop"}, "stop_price"),
+        ({"qty": "1", "type": "trailing_stop", "trail_percent": "1"}, "trailing_stop"),
         (
             {"qty": "1.5", "type": "limit", "limit_price": "10", "time_in_force": "gtc"},
             "fractional",
