@@ -1,7 +1,9 @@
-"""Submit approved orders once each: record the intent, then send it with a deterministic id."""
+"""Submit approved orders exactly once: record the intent, send it with a deterministic id, and
+settle any ambiguous answer by looking the order up by that id before doing anything else."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from alpaca.common.exceptions import APIError
@@ -14,39 +16,67 @@ from requests import RequestException
 from sqlalchemy import Engine, text
 
 from execution.orders import ApprovedOrder
+from ingestion.http import AlpacaSession
 
 DUPLICATE_CLIENT_ORDER_ID = 40010001
+MAX_SENDS = 3  # POSTs of one intent in one run, each after a lookup found it absent
+UNSETTLED = ("pending", "unknown")
+
+Checkpoint = Callable[[str], None]
+"""Called with "recorded" once the intents are committed and "answered" when the broker has
+accepted an order that is not yet recorded; crash-safety tests kill the process there."""
 
 
 @dataclass
 class ExecutionSummary:
-    """What one execution pass did."""
+    """What one execution pass did, by client_order_id."""
 
     submitted: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     already_done: list[str] = field(default_factory=list)
+    abandoned: list[str] = field(default_factory=list)
 
 
-def _record_intent(engine: Engine, order: ApprovedOrder, mode: str) -> str | None:
-    """Insert the submission as 'pending' before sending; returns the existing status if any."""
+def _record_intents(engine: Engine, orders: list[ApprovedOrder], mode: str) -> dict[str, str]:
+    """Commit every order as 'pending' before anything is sent; returns earlier records' status."""
+    ids = [o.client_order_id for o in orders]
     with engine.begin() as conn:
-        inserted = conn.execute(
+        rows = conn.execute(
             text(
-                "insert into raw.order_submissions (client_order_id, strategy, symbol, side, qty, "
-                "order_type, time_in_force, limit_price, decision_ts, trading_mode, status) "
-                "values (:client_order_id, :strategy, :symbol, :side, :qty, :order_type, "
-                ":time_in_force, :limit_price, :decision_ts, :mode, 'pending') "
-                "on conflict (client_order_id) do nothing returning client_order_id"
+                "select client_order_id, status from raw.order_submissions "
+                "where client_order_id = any(:ids)"
             ),
-            {**order.model_dump(), "mode": mode},
-        ).scalar()
-        if inserted:
-            return None
-        return conn.execute(
-            text("select status from raw.order_submissions where client_order_id = :id"),
-            {"id": order.client_order_id},
-        ).scalar_one()
+            {"ids": ids},
+        )
+        earlier: dict[str, str] = {row.client_order_id: row.status for row in rows}
+        new = [{**o.model_dump(), "mode": mode} for o in orders if o.client_order_id not in earlier]
+        if new:
+            conn.execute(
+                text(
+                    "insert into raw.order_submissions (client_order_id, strategy, symbol, side, "
+                    "qty, order_type, time_in_force, limit_price, decision_ts, trading_mode, "
+                    "status) values (:client_order_id, :strategy, :symbol, :side, :qty, "
+                    ":order_type, :time_in_force, :limit_price, :decision_ts, :mode, 'pending') "
+                    "on conflict (client_order_id) do nothing"
+                ),
+                new,
+            )
+    return earlier
+
+
+def _unsettled(engine: Engine) -> list[str]:
+    """Intents whose outcome an earlier run left open."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "select client_order_id from raw.order_submissions "
+                    "where status = any(:open) order by created_at, client_order_id"
+                ),
+                {"open": list(UNSETTLED)},
+            ).scalars()
+        )
 
 
 def _set_status(
@@ -86,44 +116,16 @@ def _request(order: ApprovedOrder) -> MarketOrderRequest | LimitOrderRequest:
 
 
 def _find_at_broker(client: TradingClient, client_order_id: str) -> Order | None:
-    """The broker's order with this client_order_id, or None when it has none."""
+    """The broker's order with this client_order_id, or None when it has none.
+
+    Raises APIError or RequestException when the broker cannot say (the GET is retried first).
+    """
     try:
         return client.get_order_by_client_id(client_order_id)  # type: ignore[return-value]
     except APIError as error:
         if error.status_code == 404:
             return None
         raise
-
-
-def _send(
-    client: TradingClient, engine: Engine, order: ApprovedOrder, summary: ExecutionSummary
-) -> None:
-    """Send one recorded intent and record the outcome; never sends an id the broker holds."""
-    cid = order.client_order_id
-    try:
-        placed: Order = client.submit_order(_request(order))  # type: ignore[assignment]
-    except APIError as error:
-        if error.status_code == 422 and _error_code(error) == DUPLICATE_CLIENT_ORDER_ID:
-            existing = _find_at_broker(client, cid)
-            if existing is not None:
-                _set_status(engine, cid, "submitted", str(existing.id))
-                summary.submitted.append(cid)
-                return
-        reason = f"HTTP {error.status_code}: {error}"
-        _set_status(engine, cid, "rejected", reason=reason)
-        summary.rejected.append(cid)
-        logger.bind(client_order_id=cid, reason=reason).warning("order rejected")
-        return
-    except RequestException as error:
-        _set_status(engine, cid, "unknown", reason=f"no answer from the broker: {error}")
-        summary.unknown.append(cid)
-        logger.bind(client_order_id=cid).error("order outcome unknown; resolved on the next run")
-        return
-    _set_status(engine, cid, "submitted", str(placed.id))
-    summary.submitted.append(cid)
-    logger.bind(client_order_id=cid, symbol=order.symbol, side=order.side, qty=str(order.qty)).info(
-        "order submitted"
-    )
 
 
 def _error_code(error: APIError) -> int | None:
@@ -133,22 +135,113 @@ def _error_code(error: APIError) -> int | None:
         return None
 
 
+def _is_refusal(error: APIError) -> bool:
+    """A definite no: a 4xx other than 429 and other than the duplicate-id 422."""
+    status = error.status_code or 0
+    duplicate = status == 422 and _error_code(error) == DUPLICATE_CLIENT_ORDER_ID
+    return 400 <= status < 500 and status != 429 and not duplicate
+
+
+def _pause(client: TradingClient, attempt: int) -> None:
+    """Back off before resending, as the session backs off before re-reading."""
+    session = client._session
+    if isinstance(session, AlpacaSession):
+        session.sleep(session.retry_wait(attempt, None))
+
+
+def _send(
+    client: TradingClient,
+    engine: Engine,
+    order: ApprovedOrder,
+    summary: ExecutionSummary,
+    checkpoint: Checkpoint,
+) -> None:
+    """POST one recorded intent; after any answer but a clear one, look it up before resending."""
+    cid = order.client_order_id
+    log = logger.bind(client_order_id=cid, symbol=order.symbol, side=order.side, qty=str(order.qty))
+    cause = ""
+    for attempt in range(1, MAX_SENDS + 1):
+        try:
+            placed: Order = client.submit_order(_request(order))  # type: ignore[assignment]
+        except APIError as error:
+            cause = f"HTTP {error.status_code}: {error}"
+            if _is_refusal(error):
+                _set_status(engine, cid, "rejected", reason=cause)
+                summary.rejected.append(cid)
+                log.bind(reason=cause).warning("order rejected")
+                return
+        except RequestException as error:  # timeout or dropped connection: it may have landed
+            cause = f"no answer from the broker: {type(error).__name__}: {error}"
+        else:
+            checkpoint("answered")
+            _set_status(engine, cid, "submitted", str(placed.id))
+            summary.submitted.append(cid)
+            log.info("order submitted")
+            return
+        log.bind(cause=cause, attempt=attempt).warning("order outcome ambiguous; looking it up")
+        try:
+            found = _find_at_broker(client, cid)
+        except (APIError, RequestException) as error:
+            cause = f"{cause}; lookup failed: {error}"
+            break
+        if found is not None:
+            _set_status(engine, cid, "submitted", str(found.id))
+            summary.submitted.append(cid)
+            log.info("order found at the broker after an ambiguous answer")
+            return
+        if attempt < MAX_SENDS:
+            _pause(client, attempt)
+    _set_status(engine, cid, "unknown", reason=cause)
+    summary.unknown.append(cid)
+    log.bind(reason=cause).error("order outcome unknown; the next run looks it up")
+
+
+def _settle(
+    client: TradingClient, engine: Engine, cid: str, summary: ExecutionSummary
+) -> bool | None:
+    """Look up an intent an earlier run left open: True when the broker has it (recorded
+    submitted), False when it has not, None when it could not say (recorded unknown)."""
+    try:
+        found = _find_at_broker(client, cid)
+    except (APIError, RequestException) as error:
+        _set_status(engine, cid, "unknown", reason=f"lookup failed: {error}")
+        summary.unknown.append(cid)
+        return None
+    if found is None:
+        return False
+    _set_status(engine, cid, "submitted", str(found.id))
+    summary.already_done.append(cid)
+    return True
+
+
 def submit_orders(
-    client: TradingClient, engine: Engine, orders: list[ApprovedOrder], mode: str
+    client: TradingClient,
+    engine: Engine,
+    orders: list[ApprovedOrder],
+    mode: str,
+    checkpoint: Checkpoint = lambda _step: None,
 ) -> ExecutionSummary:
-    """Submit each approved order at most once, even across crashes and re-runs."""
+    """Place each approved order at the broker exactly once, even across crashes and re-runs.
+
+    Intents an earlier run left pending or unknown that are no longer approved are looked up:
+    found ones are recorded submitted; absent ones are recorded rejected and never sent late.
+    """
     summary = ExecutionSummary()
+    wanted = {o.client_order_id for o in orders}
+    for cid in _unsettled(engine):
+        if cid not in wanted and _settle(client, engine, cid, summary) is False:
+            _set_status(engine, cid, "rejected", reason="never reached the broker; not sent late")
+            summary.abandoned.append(cid)
+    earlier = _record_intents(engine, orders, mode)
+    checkpoint("recorded")
     for order in orders:
-        existing = _record_intent(engine, order, mode)
-        if existing in ("submitted", "rejected"):
-            summary.already_done.append(order.client_order_id)
+        cid = order.client_order_id
+        status = earlier.get(cid)
+        if status in ("submitted", "rejected"):
+            summary.already_done.append(cid)
             continue
-        if existing in ("pending", "unknown"):
-            # A previous run recorded the intent but may have died before or after sending it.
-            found = _find_at_broker(client, order.client_order_id)
-            if found is not None:
-                _set_status(engine, order.client_order_id, "submitted", str(found.id))
-                summary.already_done.append(order.client_order_id)
-                continue
-        _send(client, engine, order, summary)
+        # An earlier run may have died after sending it: ask the broker before sending.
+        if status is not None and _settle(client, engine, cid, summary) is not False:
+            continue
+        _send(client, engine, order, summary, checkpoint)
     return summary

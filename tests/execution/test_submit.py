@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import QueryOrderStatus
-from alpaca.trading.requests import GetOrdersRequest
+from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.requests import GetOrdersRequest, MarketOrderRequest
 from sqlalchemy import Engine, text
 
 from config.database import Connection
@@ -17,6 +17,7 @@ from config.settings import Settings
 from execution.orders import ApprovedOrder
 from execution.submit import submit_orders
 from ingestion.alpaca import trading_client
+from simulator.faults import FaultRule
 from simulator.server import SimulatorHandle, running_simulator
 
 MARKET_OPEN = datetime(2024, 3, 5, 15, 5, tzinfo=UTC)  # 10:05 New York
@@ -127,3 +128,119 @@ def test_refused_order_is_recorded_with_the_brokers_reason(
     assert broker_orders(client) == []
     again = submit_orders(client, engine, [too_big], "paper")
     assert again.already_done == [cid] and broker_orders(client) == []
+
+
+def posts(sim: SimulatorHandle) -> int:
+    return sim.simulator.requests.counts().get("POST /v2/orders", 0)
+
+
+def lookups(sim: SimulatorHandle) -> int:
+    return sim.simulator.requests.counts().get("GET /v2/orders:by_client_order_id", 0)
+
+
+def test_order_placed_behind_a_504_is_found_by_its_id_and_not_sent_again(
+    sim: SimulatorHandle, client: TradingClient, engine: Engine
+) -> None:
+    sim.simulator.faults.replace([FaultRule(kind="504_after", method="POST", path="/v2/orders")])
+    placed = order()
+    summary = submit_orders(client, engine, [placed], "paper")
+    assert summary.submitted == [placed.client_order_id]
+    assert (posts(sim), lookups(sim)) == (1, 1)
+    assert broker_orders(client) == [placed.client_order_id]
+    assert submissions(engine)[0][1] == "submitted"
+
+
+@pytest.mark.parametrize("kind", ["429", "500", "503", "drop"])
+def test_post_that_did_not_land_is_looked_up_then_sent_once_more(
+    sim: SimulatorHandle, client: TradingClient, engine: Engine, kind: str
+) -> None:
+    sim.simulator.faults.replace([FaultRule(kind=kind, method="POST", path="/v2/orders", times=1)])
+    placed = order()
+    summary = submit_orders(client, engine, [placed], "paper")
+    assert summary.submitted == [placed.client_order_id]
+    assert (posts(sim), lookups(sim)) == (2, 1)
+    assert broker_orders(client) == [placed.client_order_id]
+
+
+def test_timed_out_post_is_looked_up_before_it_is_sent_again(
+    sim: SimulatorHandle,
+    fresh_database: Connection,
+    settings_for,
+    engine: Engine,  # type: ignore[no-untyped-def]
+) -> None:
+    settings: Settings = settings_for(fresh_database, sim.url)
+    client = trading_client(settings.model_copy(update={"alpaca_timeout_seconds": 0.5}))
+    sim.simulator.faults.replace(
+        [FaultRule(kind="hang", method="POST", path="/v2/orders", times=1, delay_seconds=5)]
+    )
+    placed = order()
+    summary = submit_orders(client, engine, [placed], "paper")
+    assert summary.submitted == [placed.client_order_id]
+    assert (posts(sim), lookups(sim)) == (2, 1)
+    assert broker_orders(client) == [placed.client_order_id]
+
+
+def test_order_the_broker_already_holds_is_recorded_from_the_duplicate_id_refusal(
+    sim: SimulatorHandle, client: TradingClient, engine: Engine
+) -> None:
+    placed = order()
+    client.submit_order(
+        MarketOrderRequest(
+            symbol="AAPL",
+            qty=10,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.DAY,
+            client_order_id=placed.client_order_id,
+        )
+    )
+    summary = submit_orders(client, engine, [placed], "paper")
+    assert summary.submitted == [placed.client_order_id]
+    assert broker_orders(client) == [placed.client_order_id]
+    assert submissions(engine)[0][1] == "submitted"
+
+
+def test_outcome_the_broker_cannot_tell_stays_unknown_until_a_later_run_finds_it(
+    sim: SimulatorHandle, client: TradingClient, engine: Engine
+) -> None:
+    sim.simulator.faults.replace(
+        [
+            FaultRule(kind="504_after", method="POST", path="/v2/orders"),
+            FaultRule(kind="500", method="GET", path="/v2/orders:by_client_order_id"),
+        ]
+    )
+    client._session.sleep = lambda _seconds: None  # type: ignore[attr-defined]
+    placed = order()
+    first = submit_orders(client, engine, [placed], "paper")
+    assert first.unknown == [placed.client_order_id]
+    assert submissions(engine)[0][1] == "unknown"
+    sim.simulator.faults.clear()
+    second = submit_orders(client, engine, [placed], "paper")
+    assert second.already_done == [placed.client_order_id]
+    assert posts(sim) == 1
+    assert broker_orders(client) == [placed.client_order_id]
+    assert submissions(engine)[0][1] == "submitted"
+
+
+def test_unsettled_intent_no_longer_approved_is_looked_up_and_never_sent_late(
+    sim: SimulatorHandle, client: TradingClient, engine: Engine
+) -> None:
+    placed, lost = order("AAPL"), order("MSFT")
+    client._session.sleep = lambda _seconds: None  # type: ignore[attr-defined]
+    sim.simulator.faults.replace(
+        [
+            FaultRule(kind="504_after", method="POST", path="/v2/orders", times=1),
+            FaultRule(kind="500", method="POST", path="/v2/orders"),
+            FaultRule(kind="500", method="GET", path="/v2/orders:by_client_order_id"),
+        ]
+    )
+    first = submit_orders(client, engine, [placed, lost], "paper")
+    assert first.unknown == [placed.client_order_id, lost.client_order_id]
+    sim.simulator.faults.clear()
+    later = submit_orders(client, engine, [], "paper")
+    assert later.already_done == [placed.client_order_id]
+    assert later.abandoned == [lost.client_order_id]
+    assert broker_orders(client) == [placed.client_order_id]
+    assert [(cid, status) for cid, status, _ in submissions(engine)] == [
+        (placed.client_order_id, "submitted"),
+        (lost.client_order_id, "rejected"),
+    ]
