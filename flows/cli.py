@@ -191,6 +191,37 @@ def run(
 
 
 @app.command()
+def execute() -> None:
+    """Submit the current marts.approved_orders now: the cycle's execute step alone.
+
+    Safe to rerun after a crash: each order reaches the broker once; exit code 1 while an
+    outcome is still unknown.
+    """
+    from execution.orders import approved_orders
+    from execution.submit import submit_orders
+    from ingestion.alpaca import trading_client
+
+    settings = _settings()
+    try:
+        client = trading_client(settings)
+        engine = _engine(settings)
+    except ConfigurationError as error:
+        raise _fail(str(error)) from error
+    account = client.get_account().account_number  # type: ignore[union-attr]
+    console.print(
+        f"{settings.trading_mode.upper()} trading at {settings.trading_url}, account {account}"
+    )
+    orders = approved_orders(engine)
+    summary = submit_orders(client, engine, orders, settings.trading_mode)
+    console.print(
+        f"{len(orders)} approved: {len(summary.submitted)} submitted, "
+        f"{len(summary.rejected)} rejected, {len(summary.already_done)} already done, "
+        f"{len(summary.unknown)} unknown, {len(summary.abandoned)} abandoned"
+    )
+    raise typer.Exit(code=1 if summary.unknown else 0)
+
+
+@app.command()
 def serve() -> None:
     """Serve the hourly cycle on its schedule (minute 5, Mon–Fri, New York time)."""
     _prefect_env()
