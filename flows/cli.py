@@ -232,6 +232,51 @@ def serve() -> None:
 
 
 @app.command()
+def halt(
+    reason: Annotated[str, typer.Option(help="Why trading stops; recorded with the time")],
+    cancel_orders: Annotated[
+        bool, typer.Option(help="Also cancel every open order at the broker")
+    ] = False,
+    close_positions: Annotated[
+        bool, typer.Option(help="Also close every position (works after hours too)")
+    ] = False,
+) -> None:
+    """Stop trading now: the executor sends nothing until `trading resume`."""
+    from execution.kill_switch import halt as halt_trading
+    from ingestion.alpaca import trading_client
+
+    settings = _settings()
+    engine = _engine(settings)
+    client = trading_client(settings) if cancel_orders or close_positions else None
+    try:
+        at, cancelled, closed = halt_trading(engine, client, reason, cancel_orders, close_positions)
+    except ValueError as error:
+        raise _fail(str(error)) from error
+    console.print(f"HALTED at {at.isoformat(timespec='seconds')}: {reason.strip()}")
+    if cancel_orders or close_positions:
+        console.print(f"asked the broker to cancel {cancelled} orders and close {closed} positions")
+
+
+@app.command()
+def resume(
+    reason: Annotated[str, typer.Option(help="Why trading may go on; recorded with the time")],
+) -> None:
+    """Lift a manual halt; the derived states (data quality, drawdown, daily loss) still apply."""
+    from execution.kill_switch import current_halt
+    from execution.kill_switch import resume as resume_trading
+
+    engine = _engine(_settings())
+    try:
+        at = resume_trading(engine, reason)
+    except ValueError as error:
+        raise _fail(str(error)) from error
+    console.print(f"resumed at {at.isoformat(timespec='seconds')}: {reason.strip()}")
+    still = current_halt(engine)
+    if still is not None:
+        console.print(f"[bold red]still HALTED[/] by the last build's state: {still.reason}")
+
+
+@app.command()
 def sim(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 8765,
     start: Annotated[

@@ -111,6 +111,15 @@ def _summary_table(
                 text("select status, count(*) from raw.order_submissions group by status")
             ).all()
         )
+        decisions = ", ".join(
+            f"{outcome} {count}"
+            for outcome, count in conn.execute(
+                text(
+                    "select coalesce(rejection_reason, 'approved'), count(*)"
+                    " from marts.order_decisions group by 1 order by 2 desc, 1"
+                )
+            )
+        )
     rows = [
         ("hourly cycles run", str(cycles)),
         ("bars in raw.bars", str(_count(engine, "select count(*) from raw.bars"))),
@@ -124,6 +133,8 @@ def _summary_table(
             "buy / sell signals",
             str(_count(engine, "select count(*) from marts.signals where signal <> 'hold'")),
         ),
+        ("trading state (last cycle)", last.state if last else "no cycle run"),
+        ("order decisions (last cycle)", decisions or "none"),
         ("orders submitted", str(statuses.get("submitted", 0))),
         ("orders rejected", str(statuses.get("rejected", 0))),
         ("orders the simulator holds", str(sim_orders)),

@@ -10,6 +10,7 @@ from typing import Any
 
 from alpaca.trading.client import TradingClient
 from dbt_common.events.base_types import EventLevel
+from loguru import logger
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
@@ -17,6 +18,7 @@ from sqlalchemy import Engine
 
 from config.database import Connection, make_engine, resolve_connection
 from config.settings import Settings, load_settings
+from execution.kill_switch import current_halt, describe_state
 from execution.orders import approved_orders
 from execution.submit import submit_orders
 from flows.dbt import DBT_PROJECT_DIR, export_dbt_env
@@ -43,6 +45,7 @@ class CycleSummary:
     as_of: datetime
     market_open: bool
     trading: str = ""
+    state: str = ""
     bars_landed: int = 0
     bars_quarantined: int = 0
     dbt_nodes_passed: int = 0
@@ -98,8 +101,14 @@ def load(
 
 @task(cache_policy=NO_CACHE)
 def execute(settings: Settings, engine: Engine) -> tuple[int, list[str], list[str], int]:
-    """Submit marts.approved_orders; returns (approved, submitted, rejected, already submitted)."""
+    """Submit marts.approved_orders unless trading is halted; returns (approved, submitted,
+    rejected, already submitted). The halt is checked last, right before sending: a
+    `trading halt` issued after this cycle's build still stops it."""
     orders = approved_orders(engine)
+    halted = current_halt(engine)
+    if halted is not None:
+        logger.warning("HALTED ({}): {} approved orders not sent", halted.reason, len(orders))
+        return len(orders), [], [], 0
     summary = submit_orders(trading_client(settings), engine, orders, settings.trading_mode)
     return len(orders), summary.submitted, summary.rejected, len(summary.already_done)
 
@@ -162,7 +171,7 @@ def hourly_cycle(force: bool = False, refresh_dashboard: bool = True) -> CycleSu
     load → dbt build of what the executor reads (a failed model or test stops the cycle) →
     execute → sync → dbt build of what the dashboard reads (after the trades, off the hot path).
     """
-    logger = get_run_logger()
+    run_logger = get_run_logger()
     settings = load_settings()
     connection = resolve_connection(settings)
     engine = make_engine(connection)
@@ -174,9 +183,9 @@ def hourly_cycle(force: bool = False, refresh_dashboard: bool = True) -> CycleSu
         market_open=bool(clock.is_open),  # type: ignore[union-attr]
         trading=trading_target(settings, client),
     )
-    logger.info("cycle at %s: %s", as_of.isoformat(), summary.trading)
+    run_logger.info("cycle at %s: %s", as_of.isoformat(), summary.trading)
     if not summary.market_open and not force:
-        logger.info("market closed at %s: cycle skipped", as_of.isoformat())
+        run_logger.info("market closed at %s: cycle skipped", as_of.isoformat())
         return summary
     specs = load_specs()
     variables = dbt_vars(specs)
@@ -184,6 +193,7 @@ def hourly_cycle(force: bool = False, refresh_dashboard: bool = True) -> CycleSu
     summary.dbt_nodes_passed = dbt_build(
         connection, as_of, variables, settings.dbt_node_tasks, TRADING_GATE
     )
+    summary.state = describe_state(engine)
     summary.approved, summary.submitted, summary.rejected, summary.already_submitted = execute(
         settings, engine
     )
@@ -192,6 +202,6 @@ def hourly_cycle(force: bool = False, refresh_dashboard: bool = True) -> CycleSu
         summary.dbt_nodes_passed += dbt_build(
             connection, as_of, variables, settings.dbt_node_tasks, DASHBOARD
         )
-    logger.info("cycle done: %s", json.dumps(asdict(summary), default=str))
+    run_logger.info("cycle done: %s", json.dumps(asdict(summary), default=str))
     engine.dispose()
     return summary

@@ -74,6 +74,10 @@ def test_short_demo_trades_once_per_decision_and_a_rerun_duplicates_nothing(
         filled_orders = conn.execute(
             text("select count(distinct order_id) from raw.fills")
         ).scalar_one()
+    console.file.flush()
+    printed = (tmp_path / "demo.log").read_text()
+    assert "trading state (last cycle)" in printed and "ACTIVE" in printed
+    assert "order decisions (last cycle)" in printed
     assert submitted, "the demo placed no order"
     assert first.simulator_orders == submitted
     assert filled_orders == len(submitted)

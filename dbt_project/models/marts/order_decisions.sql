@@ -64,6 +64,11 @@ risk_limits as (
     from {{ ref('risk_limits') }}
 ),
 
+trading_state as (
+    select state
+    from {{ ref('trading_state') }}
+),
+
 decision_time as (
     select {{ as_of_timestamp() }} as as_of
 ),
@@ -160,8 +165,10 @@ decision_inputs as (
         equity_as_of.equity,
         coalesce(symbol_limits.max_position_value, default_limits.max_position_value)
             as max_position_value,
-        symbols_with_open_orders.symbol is not null as has_open_order
+        symbols_with_open_orders.symbol is not null as has_open_order,
+        trading_state.state as trading_state
     from deciding_bars
+    cross join trading_state
     left join positions_as_of
         on
             deciding_bars.strategy = positions_as_of.strategy
@@ -210,6 +217,10 @@ reviewed as (
     select
         *,
         case
+            when trading_state = 'HALTED'
+                then 'trading_halted'
+            when trading_state = 'REDUCING' and side = 'buy'
+                then 'trading_reducing'
             when as_of - decision_at > interval '1 minute' * {{ var('max_signal_age_minutes') }}
                 then 'stale_signal'
             when has_open_order
@@ -258,6 +269,7 @@ final as (
         cast(open_positions as integer) as open_positions,
         cast(max_positions as integer) as max_positions,
         cast(has_open_order as boolean) as has_open_order,
+        cast(trading_state as text) as trading_state,
         cast(rejection_reason is null as boolean) as is_approved,
         cast(rejection_reason as text) as rejection_reason
     from reviewed

@@ -1,0 +1,146 @@
+with
+
+decision_time as (
+    select {{ as_of_timestamp() }} as as_of
+),
+
+state_events as (
+    select
+        event_id,
+        recorded_at,
+        action,
+        reason
+    from {{ ref('stg_trading__state_events') }}
+),
+
+ingestion_runs as (
+    select
+        run_id,
+        kind,
+        status,
+        error,
+        started_at
+    from {{ ref('stg_trading__ingestion_runs') }}
+),
+
+account_snapshots as (
+    select
+        snapshot_at,
+        equity,
+        last_equity
+    from {{ ref('stg_alpaca__account_snapshots') }}
+),
+
+risk_policy as (
+    select
+        effective_from,
+        max_drawdown,
+        max_daily_loss
+    from {{ ref('risk_policy') }}
+),
+
+policy_as_of as (
+    select risk_policy.*
+    from risk_policy
+    cross join decision_time
+    where risk_policy.effective_from <= decision_time.as_of
+    order by risk_policy.effective_from desc
+    limit 1
+),
+
+latest_event as (
+    select state_events.*
+    from state_events
+    cross join decision_time
+    where state_events.recorded_at <= decision_time.as_of
+    order by state_events.event_id desc
+    limit 1
+),
+
+latest_bars_run as (
+    select ingestion_runs.*
+    from ingestion_runs
+    cross join decision_time
+    where ingestion_runs.kind = 'bars' and ingestion_runs.started_at <= decision_time.as_of
+    order by ingestion_runs.run_id desc
+    limit 1
+),
+
+equity_as_of as (
+    select
+        account_snapshots.equity,
+        account_snapshots.last_equity,
+        max(account_snapshots.equity) over () as peak_equity,
+        row_number() over (order by account_snapshots.snapshot_at desc) as recency
+    from account_snapshots
+    cross join decision_time
+    where account_snapshots.snapshot_at <= decision_time.as_of
+),
+
+latest_equity as (
+    select
+        equity,
+        last_equity,
+        peak_equity,
+        equity / nullif(peak_equity, 0) - 1 as drawdown,
+        equity / nullif(last_equity, 0) - 1 as daily_return
+    from equity_as_of
+    where recency = 1
+),
+
+halts as (
+    select 'manual halt: ' || reason as reason
+    from latest_event
+    where action = 'halt'
+    union all
+    select 'data quality: the last bars load failed: ' || coalesce(error, 'no error recorded')
+    from latest_bars_run
+    where status = 'failed'
+),
+
+reductions as (
+    select
+        'drawdown ' || round(100 * latest_equity.drawdown, 2) || '% beyond the '
+        || round(100 * policy_as_of.max_drawdown, 2) || '% limit' as reason
+    from latest_equity
+    cross join policy_as_of
+    where latest_equity.drawdown < -policy_as_of.max_drawdown
+    union all
+    select
+        'daily loss ' || round(100 * latest_equity.daily_return, 2) || '% beyond the '
+        || round(100 * policy_as_of.max_daily_loss, 2) || '% limit'
+    from latest_equity
+    cross join policy_as_of
+    where latest_equity.daily_return < -policy_as_of.max_daily_loss
+),
+
+final as (
+    select
+        cast(decision_time.as_of as timestamptz) as as_of,
+        cast(
+            case
+                when exists (select from halts) then 'HALTED'
+                when exists (select from reductions) then 'REDUCING'
+                else 'ACTIVE'
+            end as text
+        ) as state,
+        cast(
+            array(select reason from halts union all select reason from reductions)
+            as text []
+        ) as reasons,
+        cast(
+            (select string_agg(reason, '; ') from (
+                select reason from halts union all select reason from reductions
+            ) as all_reasons)
+            as text
+        ) as reason_summary,
+        cast((select drawdown from latest_equity) as numeric) as drawdown,
+        cast((select daily_return from latest_equity) as numeric) as daily_return,
+        cast((select max_drawdown from policy_as_of) as numeric) as max_drawdown,
+        cast((select max_daily_loss from policy_as_of) as numeric) as max_daily_loss,
+        cast((select recorded_at from latest_event) as timestamptz) as last_manual_event_at,
+        cast((select action from latest_event) as text) as last_manual_action
+    from decision_time
+)
+
+select * from final

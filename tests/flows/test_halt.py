@@ -1,0 +1,122 @@
+"""The kill switch: `trading halt` stops the executor before any POST reaches the broker,
+`trading resume` lifts it, and a halt can cancel open orders or close every position."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alpaca.trading.enums import OrderSide, TimeInForce
+from alpaca.trading.requests import LimitOrderRequest
+from sqlalchemy import Engine, text
+from typer.testing import CliRunner
+
+from config.database import Connection
+from config.settings import Settings
+from flows.cli import app
+from flows.pipeline import execute
+from ingestion.alpaca import trading_client
+from simulator.server import SimulatorHandle, running_simulator
+
+pytestmark = pytest.mark.integration
+
+MARKET_OPEN = datetime(2024, 3, 5, 15, 5, tzinfo=UTC)  # Tuesday 10:05 New York
+POST_ORDERS = "POST /v2/orders"
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorHandle]:
+    with running_simulator(start=MARKET_OPEN, speed=0.0) as handle:
+        yield handle
+
+
+@pytest.fixture
+def settings(sim: SimulatorHandle, fresh_database: Connection, settings_for) -> Settings:  # type: ignore[no-untyped-def]
+    built: Settings = settings_for(fresh_database, sim.url)
+    return built
+
+
+@pytest.fixture
+def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    return {
+        "DATABASE_URL": str(settings.database_url),
+        "ALPACA_API_KEY": "PKTEST",
+        "ALPACA_SECRET_KEY": "SECRET",
+        "ALPACA_TRADING_URL": settings.trading_url,
+        "ALPACA_DATA_URL": settings.data_url,
+        "TRADING_HOME": str(tmp_path / "home"),
+        "REDIS_URL": "",
+        "ALPACA_RATE_LIMIT_PER_MINUTE": "100000",
+    }
+
+
+def approve_one_buy(engine: Engine) -> None:
+    """marts.approved_orders as dbt leaves it, with one buy (its contract's columns)."""
+    with engine.begin() as conn:
+        conn.execute(text("create schema if not exists marts"))
+        conn.execute(
+            text(
+                "create table marts.approved_orders as select"
+                " 'sma_crossover-AAPL-202403051400'::text as client_order_id,"
+                " 'sma_crossover'::text as strategy, 'AAPL'::text as symbol, 'buy'::text as side,"
+                " 3::numeric as qty, 'market'::text as order_type, 'day'::text as time_in_force,"
+                " null::numeric as limit_price, '2024-03-05 14:00+00'::timestamptz as decision_ts,"
+                " '2024-03-05 15:05+00'::timestamptz as as_of, 100::numeric as reference_price,"
+                " 0::numeric as current_qty, 3::numeric as target_qty"
+            )
+        )
+
+
+def posts(sim: SimulatorHandle) -> int:
+    return sim.simulator.requests.counts().get(POST_ORDERS, 0)
+
+
+def test_halted_sends_nothing_and_resume_lets_the_order_go(
+    env: dict[str, str], settings: Settings, engine: Engine, sim: SimulatorHandle
+) -> None:
+    runner = CliRunner()
+    halted = runner.invoke(app, ["halt", "--reason", "broker outage"], env=env)
+    assert halted.exit_code == 0, halted.output
+    assert "HALTED at" in halted.output and "broker outage" in halted.output
+    approve_one_buy(engine)
+
+    assert execute.fn(settings, engine) == (1, [], [], 0)
+    assert posts(sim) == 0
+
+    resumed = runner.invoke(app, ["resume", "--reason", "outage over"], env=env)
+    assert resumed.exit_code == 0, resumed.output
+    approved, submitted, rejected, _ = execute.fn(settings, engine)
+    assert (approved, submitted, rejected) == (1, ["sma_crossover-AAPL-202403051400"], [])
+    assert posts(sim) == 1
+    with engine.connect() as conn:
+        events = conn.execute(
+            text("select action, reason from raw.trading_state_events order by id")
+        ).all()
+    assert [tuple(e) for e in events] == [("halt", "broker outage"), ("resume", "outage over")]
+
+
+def test_a_halt_without_a_reason_is_refused_and_records_nothing(
+    env: dict[str, str], engine: Engine
+) -> None:
+    result = CliRunner().invoke(app, ["halt", "--reason", "   "], env=env)
+    assert result.exit_code == 2
+    assert "reason: a halt or resume needs a reason" in result.output
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from raw.trading_state_events")).scalar() == 0
+
+
+def test_halt_can_cancel_open_orders(env: dict[str, str], settings: Settings) -> None:
+    client = trading_client(settings)
+    client.submit_order(
+        LimitOrderRequest(
+            symbol="MSFT", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=1
+        )
+    )
+    assert len(client.get_orders()) == 1
+
+    result = CliRunner().invoke(app, ["halt", "--reason", "stop", "--cancel-orders"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "cancel 1 orders" in result.output
+    assert client.get_orders() == []
