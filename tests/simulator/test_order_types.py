@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 from alpaca.common.exceptions import APIError
@@ -27,8 +29,8 @@ from alpaca.trading.requests import (
 )
 
 from simulator.broker import START_CASH
-from simulator.market import TimeFrame
-from simulator.server import SimulatorHandle
+from simulator.market import Market, TimeFrame
+from simulator.server import SimulatorHandle, running_simulator
 
 START = datetime(2024, 1, 3, 15, 0, tzinfo=UTC)  # Wed 10:00 New York
 CLOSE = datetime(2024, 1, 3, 21, 0, tzinfo=UTC)
@@ -387,11 +389,42 @@ def test_cancel_of_an_expired_order_is_refused_with_422(
 
 def test_the_path_the_module_docstring_relies_on() -> None:
     """Guard: the AAPL path the expectations above were derived from is unchanged."""
-    from simulator.market import Market
-
     bars = Market().bars("AAPL", TimeFrame.HOUR)
     lo, hi = bars.visible_range(START.timestamp(), CLOSE.timestamp(), CLOSE.timestamp())
     assert bars.h[lo : lo + 1].tolist() == [140.18]
     assert bars.l[lo + 1 : lo + 3].tolist() == [138.8, 138.26]
     assert bars.h[lo + 3] == 140.02
     assert bars.l[lo:hi].min() > 130 and bars.h[lo:hi].max() < 150
+
+
+def test_state_file_keeps_stops_and_bracket_groups_working_across_a_restart(
+    tmp_path: Path, make_trading: Any, move_clock: Any
+) -> None:
+    state = tmp_path / "state.json"
+    with running_simulator(start=START, state_path=state) as handle:
+        tc = make_trading(handle)
+        group = tc.submit_order(bracket(take_profit=139.50, stop_loss=137.00, limit=138.50))
+        stop = tc.submit_order(
+            StopOrderRequest(
+                symbol="MSFT",
+                qty=1,
+                side=OrderSide.BUY,
+                time_in_force=TimeInForce.GTC,
+                stop_price=369.00,
+            )
+        )
+        buying_power = tc.get_account().buying_power
+    with running_simulator(start=START, state_path=state) as handle:
+        tc = make_trading(handle)
+        entry, take_profit, stop_loss = nested(tc, group)
+        assert (entry.status, take_profit.status, stop_loss.status) == (
+            OrderStatus.NEW,
+            OrderStatus.HELD,
+            OrderStatus.HELD,
+        )
+        assert tc.get_order_by_id(stop.id).stop_price == "369"
+        assert tc.get_account().buying_power == buying_power
+        move_clock(handle, CLOSE)
+        _, take_profit, stop_loss = nested(tc, group)
+        assert (take_profit.status, stop_loss.status) == (OrderStatus.FILLED, OrderStatus.CANCELED)
+        assert Decimal(str(tc.get_order_by_id(stop.id).filled_avg_price)) == Decimal("369.01")
