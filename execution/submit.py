@@ -19,7 +19,7 @@ from execution.orders import ApprovedOrder
 from ingestion.http import AlpacaSession
 
 DUPLICATE_CLIENT_ORDER_ID = 40010001
-MAX_SENDS = 3  # POSTs of one intent in one run, each after a lookup found it absent
+MAX_SENDS = 5  # POSTs of one intent in one run, each after a lookup found it absent
 UNSETTLED = ("pending", "unknown")
 
 Checkpoint = Callable[[str], None]
@@ -65,18 +65,17 @@ def _record_intents(engine: Engine, orders: list[ApprovedOrder], mode: str) -> d
     return earlier
 
 
-def _unsettled(engine: Engine) -> list[str]:
-    """Intents whose outcome an earlier run left open."""
+def _unsettled(engine: Engine) -> dict[str, str | None]:
+    """Intents whose outcome an earlier run left open, with the reason it gave."""
     with engine.connect() as conn:
-        return list(
-            conn.execute(
-                text(
-                    "select client_order_id from raw.order_submissions "
-                    "where status = any(:open) order by created_at, client_order_id"
-                ),
-                {"open": list(UNSETTLED)},
-            ).scalars()
+        rows = conn.execute(
+            text(
+                "select client_order_id, reason from raw.order_submissions "
+                "where status = any(:open) order by created_at, client_order_id"
+            ),
+            {"open": list(UNSETTLED)},
         )
+        return {row.client_order_id: row.reason for row in rows}
 
 
 def _set_status(
@@ -228,9 +227,10 @@ def submit_orders(
     """
     summary = ExecutionSummary()
     wanted = {o.client_order_id for o in orders}
-    for cid in _unsettled(engine):
+    for cid, earlier_reason in _unsettled(engine).items():
         if cid not in wanted and _settle(client, engine, cid, summary) is False:
-            _set_status(engine, cid, "rejected", reason="never reached the broker; not sent late")
+            reason = f"never reached the broker; not sent late (earlier: {earlier_reason})"
+            _set_status(engine, cid, "rejected", reason=reason)
             summary.abandoned.append(cid)
     earlier = _record_intents(engine, orders, mode)
     checkpoint("recorded")
