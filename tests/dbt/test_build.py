@@ -200,6 +200,22 @@ def scenario(
             for h, cash, equity in ((0, 10000, 10000), (5, 9300, 10100), (10, 9300, EQUITY))
         ],
     )
+    # The broker's positions agree with the fills, so reconciliation lets trading go on.
+    _insert(
+        module_engine,
+        "position_snapshots",
+        [
+            {
+                "snapshot_at": start + timedelta(hours=h),
+                "symbol": symbol,
+                "qty": qty,
+                "avg_entry_price": price,
+                "payload": "{}",
+            }
+            for h in (5, 10)
+            for symbol, qty, price in (("SELLME", 7, 79), ("HOLD", 5, 30))
+        ],
+    )
     dbt_ok(["build", "--exclude", "test_type:unit"], module_database)
     yield Scenario(module_engine, dbt_as_of, last_bar, mart_counts_when_empty)
 

@@ -31,6 +31,16 @@ account_snapshots as (
     from {{ ref('stg_alpaca__account_snapshots') }}
 ),
 
+reconciliation as (
+    select
+        check_name,
+        subject,
+        detected_at,
+        detail
+    from {{ ref('reconciliation') }}
+    where is_mismatch
+),
+
 risk_policy as (
     select
         effective_from,
@@ -55,6 +65,23 @@ latest_event as (
     where state_events.recorded_at <= decision_time.as_of
     order by state_events.event_id desc
     limit 1
+),
+
+last_resume as (
+    select max(state_events.recorded_at) as resumed_at
+    from state_events
+    cross join decision_time
+    where state_events.action = 'resume' and state_events.recorded_at <= decision_time.as_of
+),
+
+unacknowledged_mismatches as (
+    select reconciliation.*
+    from reconciliation
+    cross join last_resume
+    cross join decision_time
+    where
+        reconciliation.detected_at <= decision_time.as_of
+        and reconciliation.detected_at > coalesce(last_resume.resumed_at, '-infinity')
 ),
 
 latest_bars_run as (
@@ -96,6 +123,12 @@ halts as (
     select 'data quality: the last bars load failed: ' || coalesce(error, 'no error recorded')
     from latest_bars_run
     where status = 'failed'
+    union all
+    (
+        select 'reconciliation: ' || check_name || ' ' || subject || ': ' || detail
+        from unacknowledged_mismatches
+        order by detected_at, check_name, subject
+    )
 ),
 
 reductions as (
