@@ -18,8 +18,9 @@ the clock or the clock is moved):
 - Bracket and oto: the exit legs are `held` until the entry has filled completely; then the
   take-profit is `new` and the stop-loss stays `held` while its stop is watched (reference 2.2).
   Oco: the take-profit limit is the parent and the stop-loss its `held` child, both live at once.
-  When an exit leg fills, its partner is canceled. Canceling any order of a group cancels all of
-  its open orders.
+  When an exit leg fills, its partner is canceled (the reference reports a take-profit shown as
+  `replaced` when the stop fills, on issue-level evidence only; `canceled` is used for both).
+  Canceling any order of a group cancels all of its open orders.
 - A `day` order (legs included, held or not) that has not filled by the close of its session
   becomes `expired` at that close (`expired_at` = the close); `gtc` orders stay open.
 Buying power is cash minus what open buys reserve: notional, qty x limit, qty x the collared stop
@@ -349,6 +350,9 @@ class Broker:
         root = self._root(order)
         return [root, *(self.orders[i] for i in root.leg_ids)]
 
+    def _group_or_self(self, order: Order, nested: bool) -> list[Order]:
+        return self._family(order) if nested else [order]
+
     def _exit_group(self, order: Order) -> list[Order]:
         """The one-cancels-other exits `order` belongs to (empty when it is not an exit)."""
         root = self._root(order)
@@ -567,10 +571,13 @@ class Broker:
             orders = sorted(self.orders.values(), key=lambda o: (o.submitted_at, o.seq))
         if nested:
             orders = [o for o in orders if o.parent_id is None]
-        if status == "open":
-            orders = [o for o in orders if o.is_open]
-        elif status == "closed":
-            orders = [o for o in orders if not o.is_open]
+        if status != "all":
+            # Nested, a group is open while any of its orders is (a filled entry's live exits).
+            opened = {
+                o.id for o in orders if any(m.is_open for m in self._group_or_self(o, nested))
+            }
+            wanted = status == "open"
+            orders = [o for o in orders if (o.id in opened) == wanted]
         if after is not None:
             orders = [o for o in orders if o.submitted_at > after]
         if until is not None:

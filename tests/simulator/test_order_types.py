@@ -342,6 +342,18 @@ def test_orders_list_legs_separately_unless_nested(tc: TradingClient) -> None:
     }
 
 
+def test_nested_open_orders_show_a_filled_entry_while_its_exits_work(tc: TradingClient) -> None:
+    submitted = tc.submit_order(bracket(take_profit=150, stop_loss=130))
+    (parent,) = tc.get_orders(GetOrdersRequest(nested=True))
+    assert (parent.id, parent.status) == (submitted.id, OrderStatus.FILLED)
+    assert parent.legs is not None
+    assert sorted(leg.status for leg in parent.legs) == [OrderStatus.HELD, OrderStatus.NEW]
+    assert tc.get_orders(GetOrdersRequest(status=QueryOrderStatus.CLOSED, nested=True)) == []
+    assert [o.id for o in tc.get_orders(GetOrdersRequest(status=QueryOrderStatus.CLOSED))] == [
+        submitted.id
+    ]
+
+
 def test_canceling_a_bracket_entry_cancels_its_held_legs(
     sim: SimulatorHandle, tc: TradingClient
 ) -> None:
