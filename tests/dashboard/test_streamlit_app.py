@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import text
+
+from config.database import make_engine
 
 if TYPE_CHECKING:
     from datetime import date
@@ -87,18 +90,36 @@ def test_overview_shows_account_positions_signals_and_candles(
     page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
 
 
-def test_order_decisions_page_lists_decisions_with_reasons(built_app: str, page: Page) -> None:
-    """The second page lists the decisions dbt made: here one exit, rejected as stale."""
+def test_order_decisions_page_lists_decisions_with_reasons(
+    built_database: BuiltDatabase, built_app: str, page: Page
+) -> None:
+    """The second page lists the decisions dbt made, each rejected one with its reason: the
+    last bar closed yesterday, so every signal is too old to act on."""
+    engine = make_engine(built_database.connection)
+    with engine.connect() as conn:
+        decisions = conn.execute(
+            text(
+                "select symbol, is_approved, rejection_reason from marts.order_decisions"
+                " order by symbol"
+            )
+        ).all()
+    engine.dispose()
+    assert decisions, "the data set should make at least one decision"
+    assert {row.rejection_reason for row in decisions} == {"stale_signal"}
     page.goto(built_app)
     page.get_by_role("link", name="Order decisions").click()
 
     expect(page.get_by_role("heading", name="Order decisions")).to_be_visible()
     metrics = page.get_by_test_id("stMetric")
-    expect(metrics.filter(has_text="Decisions").get_by_test_id("stMetricValue")).to_have_text("1")
-    expect(metrics.filter(has_text="Rejected").get_by_test_id("stMetricValue")).to_have_text("1")
-    # The last bar closed yesterday, so the held AAPL's exit signal is too old to act on.
+    expect(metrics.filter(has_text="Decisions").get_by_test_id("stMetricValue")).to_have_text(
+        str(len(decisions))
+    )
+    expect(metrics.filter(has_text="Rejected").get_by_test_id("stMetricValue")).to_have_text(
+        str(len(decisions))
+    )
     table = page.locator(".st-key-decisions").get_by_test_id("stDataFrame")
-    expect(table).to_contain_text("AAPL")
+    for row in decisions:
+        expect(table).to_contain_text(row.symbol)
     expect(table).to_contain_text("stale_signal")
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
