@@ -86,6 +86,9 @@ def _set_status(
     reason: str | None = None,
 ) -> None:
     with engine.begin() as conn:
+        # Not waiting for the disk is safe here (not for the intent): an outcome lost in a
+        # database crash leaves the intent open, and the next run looks it up at the broker.
+        conn.execute(text("set local synchronous_commit = off"))
         conn.execute(
             text(
                 "update raw.order_submissions set status = :status, "
