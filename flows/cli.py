@@ -194,9 +194,10 @@ def run(
 def execute() -> None:
     """Submit the current marts.approved_orders now: the cycle's execute step alone.
 
-    Safe to rerun after a crash: each order reaches the broker once; exit code 1 while an
-    outcome is still unknown.
+    Sends nothing while trading is halted. Safe to rerun after a crash: each order reaches the
+    broker once; exit code 1 while an outcome is still unknown.
     """
+    from execution.kill_switch import current_halt
     from execution.orders import approved_orders
     from execution.submit import submit_orders
     from ingestion.alpaca import trading_client
@@ -212,6 +213,10 @@ def execute() -> None:
         f"{settings.trading_mode.upper()} trading at {settings.trading_url}, account {account}"
     )
     orders = approved_orders(engine)
+    halted = current_halt(engine)
+    if halted is not None:
+        console.print(f"HALTED ({halted.reason}): {len(orders)} approved orders not sent")
+        return
     summary = submit_orders(client, engine, orders, settings.trading_mode)
     console.print(
         f"{len(orders)} approved: {len(summary.submitted)} submitted, "
