@@ -58,9 +58,9 @@ def bars_with_indicators(symbol: str, timeframe: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def order_decisions() -> pd.DataFrame:
-    """Cached `queries.order_decisions`."""
-    return queries.order_decisions(engine())
+def risk_decisions() -> pd.DataFrame:
+    """Cached `queries.risk_decisions`."""
+    return queries.risk_decisions(engine())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

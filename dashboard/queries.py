@@ -172,17 +172,17 @@ def bars_with_indicators(
     return frame.sort_values("ts", ignore_index=True)
 
 
-def order_decisions(engine: Engine, limit: int = DEFAULT_DECISION_LIMIT) -> pd.DataFrame:
+def risk_decisions(engine: Engine, limit: int = DEFAULT_DECISION_LIMIT) -> pd.DataFrame:
     """The most recent order decisions, approved or rejected, newest first."""
     return _read(
         engine,
-        "marts.order_decisions",
+        "marts.risk_decisions",
         """
         select
             as_of, decision_at, strategy, symbol, timeframe, signal, side, qty,
             reference_price, current_qty, target_qty, is_approved, rejection_reason,
             client_order_id
-        from marts.order_decisions
+        from marts.risk_decisions
         order by as_of desc, decision_at desc, symbol
         limit :limit
         """,

@@ -116,7 +116,7 @@ def _summary_table(
             for outcome, count in conn.execute(
                 text(
                     "select coalesce(rejection_reason, 'approved'), count(*)"
-                    " from marts.order_decisions group by 1 order by 2 desc, 1"
+                    " from marts.risk_decisions group by 1 order by 2 desc, 1"
                 )
             )
         )

@@ -14,7 +14,7 @@ def render() -> None:
         "What each strategy wanted to trade at the last build, and whether the risk rules let "
         "it through. Approved decisions are what the executor submits."
     )
-    decisions = data.load("order decisions", data.order_decisions)
+    decisions = data.load("order decisions", data.risk_decisions)
     if decisions is None:
         return
     approved = int(decisions["is_approved"].sum())

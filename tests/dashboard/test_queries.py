@@ -97,7 +97,7 @@ def test_unbuilt_marts_raise_mart_missing(reader: Engine) -> None:
         queries.open_positions,
         queries.latest_signals,
         queries.chart_choices,
-        queries.order_decisions,
+        queries.risk_decisions,
         queries.strategy_performance,
         queries.portfolio_daily,
     ):

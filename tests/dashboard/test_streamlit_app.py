@@ -90,7 +90,7 @@ def test_overview_shows_account_positions_signals_and_candles(
     page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
 
 
-def test_order_decisions_page_lists_decisions_with_reasons(
+def test_risk_decisions_page_lists_decisions_with_reasons(
     built_database: BuiltDatabase, built_app: str, page: Page
 ) -> None:
     """The second page lists the decisions dbt made, each rejected one with its reason: the
@@ -99,7 +99,7 @@ def test_order_decisions_page_lists_decisions_with_reasons(
     with engine.connect() as conn:
         decisions = conn.execute(
             text(
-                "select symbol, is_approved, rejection_reason from marts.order_decisions"
+                "select symbol, is_approved, rejection_reason from marts.risk_decisions"
                 " order by symbol"
             )
         ).all()

@@ -109,7 +109,7 @@ def _mart_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
             mart: conn.execute(text(f"select count(*) from marts.{mart}")).scalar_one()
-            for mart in ("indicators", "signals", "order_decisions", "approved_orders")
+            for mart in ("indicators", "signals", "risk_decisions", "approved_orders")
         }
 
 
@@ -224,7 +224,7 @@ def test_build_passes_on_an_empty_raw_schema(scenario: Scenario) -> None:
     assert scenario.mart_counts_when_empty == {
         "indicators": 0,
         "signals": 0,
-        "order_decisions": 0,
+        "risk_decisions": 0,
         "approved_orders": 0,
     }
 

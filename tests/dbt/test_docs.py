@@ -220,9 +220,13 @@ def test_exposures_depend_on_exactly_the_marts_the_executor_and_dashboard_read(
         exposure: {name for schema, name in reads[package] if schema == "marts"}
         for exposure, package in EXPOSURE_CODE.items()
     }
-    assert exposures["alpaca_executor"] == read["alpaca_executor"] == {
-        "approved_orders",
-        "trading_state",
-    }
+    assert (
+        exposures["alpaca_executor"]
+        == read["alpaca_executor"]
+        == {
+            "approved_orders",
+            "trading_state",
+        }
+    )
     assert read["streamlit_dashboard"].isdisjoint(DASHBOARD_BUILT_UNREAD)
     assert exposures["streamlit_dashboard"] == read["streamlit_dashboard"] | DASHBOARD_BUILT_UNREAD

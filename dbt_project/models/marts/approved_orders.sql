@@ -1,6 +1,6 @@
 with
 
-order_decisions as (
+risk_decisions as (
     select
         client_order_id,
         strategy,
@@ -16,7 +16,7 @@ order_decisions as (
         current_qty,
         target_qty,
         is_approved
-    from {{ ref('order_decisions') }}
+    from {{ ref('risk_decisions') }}
 ),
 
 approved as (
@@ -34,7 +34,7 @@ approved as (
         cast(reference_price as numeric) as reference_price,
         cast(current_qty as numeric) as current_qty,
         cast(target_qty as numeric) as target_qty
-    from order_decisions
+    from risk_decisions
     where is_approved
 )
 

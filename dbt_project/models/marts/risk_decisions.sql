@@ -64,6 +64,27 @@ risk_limits as (
     from {{ ref('risk_limits') }}
 ),
 
+risk_policy as (
+    select
+        effective_from,
+        max_position_weight,
+        max_gross_exposure,
+        max_net_exposure,
+        max_open_positions,
+        min_order_value,
+        max_order_value
+    from {{ ref('risk_policy') }}
+),
+
+broker_positions as (
+    select
+        snapshot_at,
+        symbol,
+        qty,
+        market_value
+    from {{ ref('stg_alpaca__position_snapshots') }}
+),
+
 trading_state as (
     select state
     from {{ ref('trading_state') }}
@@ -123,6 +144,30 @@ specs_as_of as (
         )
 ),
 
+policy_as_of as (
+    select risk_policy.*
+    from risk_policy
+    cross join decision_time
+    where risk_policy.effective_from <= decision_time.as_of
+    order by risk_policy.effective_from desc
+    limit 1
+),
+
+{#- The account as the broker last reported it: its positions, their value, how many. #}
+account_exposure as (
+    select
+        count(*) filter (where broker_positions.qty <> 0) as account_open_positions,
+        coalesce(sum(abs(broker_positions.market_value)), 0) as gross_value,
+        coalesce(sum(broker_positions.market_value), 0) as net_value
+    from broker_positions
+    where broker_positions.snapshot_at = (
+        select max(account_snapshots.snapshot_at)
+        from account_snapshots
+        cross join decision_time
+        where account_snapshots.snapshot_at <= decision_time.as_of
+    )
+),
+
 equity_as_of as (
     select account_snapshots.equity
     from account_snapshots
@@ -166,9 +211,21 @@ decision_inputs as (
         coalesce(symbol_limits.max_position_value, default_limits.max_position_value)
             as max_position_value,
         symbols_with_open_orders.symbol is not null as has_open_order,
-        trading_state.state as trading_state
+        trading_state.state as trading_state,
+        policy_as_of.max_position_weight,
+        policy_as_of.max_gross_exposure,
+        policy_as_of.max_net_exposure,
+        policy_as_of.max_open_positions,
+        policy_as_of.min_order_value,
+        policy_as_of.max_order_value,
+        account_exposure.account_open_positions,
+        account_exposure.gross_value,
+        account_exposure.net_value
     from deciding_bars
     cross join trading_state
+    cross join account_exposure
+    left join policy_as_of
+        on true
     left join positions_as_of
         on
             deciding_bars.strategy = positions_as_of.strategy
@@ -191,15 +248,9 @@ candidate_orders as (
     select
         *,
         case when in_position then 'buy' else 'sell' end as side,
-        case
-            when not in_position then 0
-            {#- least() skips nulls: without equity or a limit there is no size. #}
-            when equity is not null and max_position_value is not null
-                then floor(
-                    least(target_weight * equity, max_position_value)
-                    / nullif(reference_price, 0)
-                )
-        end as target_qty
+        target_weight * equity as wanted_value,
+        {#- least() skips nulls: a missing policy value is no cap. #}
+        least(max_position_value, max_position_weight * equity, max_order_value) as cap_value
     from decision_inputs
     where
         (in_position and current_qty = 0)
@@ -209,36 +260,77 @@ candidate_orders as (
 sized_orders as (
     select
         *,
-        abs(target_qty - current_qty) as qty
+        case
+            when side = 'sell' then 0
+            when equity is not null and max_position_value is not null
+                then floor(least(wanted_value, cap_value) / nullif(reference_price, 0))
+        end as target_qty,
+        case
+            when side = 'buy'
+                then floor(wanted_value / nullif(reference_price, 0))
+            else 0
+        end as proposed_qty
     from candidate_orders
 ),
 
+ordered as (
+    select
+        *,
+        abs(target_qty - current_qty) as qty,
+        abs(target_qty - current_qty) * reference_price as order_value
+    from sized_orders
+),
+
+{#- Every rule that applies, in the order they are listed; the first names the decision. #}
 reviewed as (
     select
         *,
-        case
-            when trading_state = 'HALTED'
-                then 'trading_halted'
-            when trading_state = 'REDUCING' and side = 'buy'
-                then 'trading_reducing'
-            when as_of - decision_at > interval '1 minute' * {{ var('max_signal_age_minutes') }}
-                then 'stale_signal'
-            when has_open_order
-                then 'open_order_pending'
-            when side = 'buy' and max_position_value is null
-                then 'no_risk_limit'
-            when side = 'buy' and equity is null
-                then 'no_account_equity'
-            when side = 'buy' and open_positions >= max_positions
-                then 'max_positions'
-            when qty is null or qty < 1
-                then 'qty_below_one'
-            when qty <> floor(qty)
-                then 'fractional_qty'
-            when side = 'buy' and qty * reference_price > max_position_value
-                then 'max_position_value'
-        end as rejection_reason
-    from sized_orders
+        array_remove(
+            array[
+                case when trading_state = 'HALTED' then 'trading_halted' end,
+                case when trading_state = 'REDUCING' and side = 'buy' then 'trading_reducing' end,
+                case
+                    when as_of - decision_at
+                        > interval '1 minute' * {{ var('max_signal_age_minutes') }}
+                        then 'stale_signal'
+                end,
+                case when has_open_order then 'open_order_pending' end,
+                case when side = 'buy' and max_position_value is null then 'no_risk_limit' end,
+                case when side = 'buy' and equity is null then 'no_account_equity' end,
+                case when side = 'buy' and open_positions >= max_positions then 'max_positions' end,
+                case
+                    when side = 'buy' and account_open_positions >= max_open_positions
+                        then 'max_open_positions'
+                end,
+                case
+                    when side = 'buy' and (gross_value + order_value) > max_gross_exposure * equity
+                        then 'max_gross_exposure'
+                end,
+                case
+                    when side = 'buy' and (net_value + order_value) > max_net_exposure * equity
+                        then 'max_net_exposure'
+                end,
+                case when qty is null or qty < 1 then 'qty_below_one' end,
+                case when qty <> floor(qty) then 'fractional_qty' end,
+                case when side = 'buy' and order_value < min_order_value then 'min_order_value' end
+            ],
+            null
+        ) as rejection_reasons,
+        array_remove(
+            array[
+                case
+                    when side = 'buy' and max_position_value < wanted_value
+                        then 'max_position_value'
+                end,
+                case
+                    when side = 'buy' and max_position_weight * equity < wanted_value
+                        then 'max_position_weight'
+                end,
+                case when side = 'buy' and max_order_value < wanted_value then 'max_order_value' end
+            ],
+            null
+        ) as reductions
+    from ordered
 ),
 
 final as (
@@ -270,8 +362,18 @@ final as (
         cast(max_positions as integer) as max_positions,
         cast(has_open_order as boolean) as has_open_order,
         cast(trading_state as text) as trading_state,
-        cast(rejection_reason is null as boolean) as is_approved,
-        cast(rejection_reason as text) as rejection_reason
+        cast(cardinality(rejection_reasons) = 0 as boolean) as is_approved,
+        cast(
+            case
+                when cardinality(rejection_reasons) > 0 then 'rejected'
+                when target_qty < proposed_qty then 'reduced'
+                else 'approved'
+            end as text
+        ) as outcome,
+        cast(rejection_reasons[1] as text) as rejection_reason,
+        cast(rejection_reasons as text []) as rejection_reasons,
+        cast(reductions as text []) as reductions,
+        cast(proposed_qty as numeric) as proposed_qty
     from reviewed
 )
 
