@@ -40,6 +40,7 @@
     spec_symbols as (
         select
             specs.*,
+            {{ timeframe_interval('specs.timeframe') }} as bar_length,
             unnest(specs.universe) as symbol
         from specs
     ),
@@ -82,8 +83,18 @@
     decided as (
         select
             indicators.*,
-            indicators.ts + {{ timeframe_interval('indicators.timeframe') }} as decision_at
+            indicators.ts + spec_symbols.bar_length as decision_at,
+            spec_symbols.effective_from,
+            spec_symbols.applies_from,
+            spec_symbols.effective_to,
+            spec_symbols.parameters,
+            spec_symbols.capital_budget,
+            spec_symbols.max_positions
         from indicators
+        inner join spec_symbols
+            on
+                indicators.symbol = spec_symbols.symbol
+                and indicators.timeframe = spec_symbols.timeframe
     )
 
     select
@@ -113,20 +124,13 @@
         decided.log_return_1,
         decided.volatility_20,
         {%- for name in parameters %}
-        cast(spec_symbols.parameters ->> '{{ name }}' as double precision) as {{ name }},
+        cast(decided.parameters ->> '{{ name }}' as double precision) as {{ name }},
         {%- endfor %}
         decided.computed_at as indicators_computed_at,
-        spec_symbols.effective_from as spec_effective_from,
-        cast(spec_symbols.capital_budget / spec_symbols.max_positions as numeric)
-            as position_weight
+        decided.effective_from as spec_effective_from,
+        cast(decided.capital_budget / decided.max_positions as numeric) as position_weight
     from decided
-    inner join spec_symbols
-        on
-            decided.symbol = spec_symbols.symbol
-            and decided.timeframe = spec_symbols.timeframe
-            and decided.decision_at >= spec_symbols.applies_from
-            and (
-                spec_symbols.effective_to is null
-                or decided.decision_at < spec_symbols.effective_to
-            )
+    where
+        decided.decision_at >= decided.applies_from
+        and (decided.effective_to is null or decided.decision_at < decided.effective_to)
 {%- endmacro %}

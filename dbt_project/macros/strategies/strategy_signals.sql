@@ -17,7 +17,8 @@ series_starts as (
     group by symbol, timeframe
 ),
 
-carried_in as (
+{#- Materialized: computed once, not once per new row (the planner cannot see how many). #}
+carried_in as materialized (
     select
         series_starts.symbol,
         series_starts.timeframe,
@@ -45,41 +46,44 @@ carried_in as (
 ),
     {%- endif %}
 
-decisive_runs as (
+{#-
+    The wanted position after a bar is the last non-null wants_position up to it. Each decisive
+    bar gets the key (epoch of ts) * 2 + wanted; the largest key so far is the last decisive bar,
+    and its parity says what it wanted: one sort, native max() windows.
+-#}
+decisive_keys as (
     select
         {{ rules }}.*,
         carried_in.in_position as carried_in_position,
-        count({{ rules }}.wants_position) over series as decisive_run
+        cast(extract(epoch from {{ rules }}.ts) as bigint) * 2
+        + cast({{ rules }}.wants_position as integer) as decisive_key
     from {{ rules }}
     left join carried_in
         on
             {{ rules }}.symbol = carried_in.symbol
             and {{ rules }}.timeframe = carried_in.timeframe
-    window series as (partition by {{ rules }}.symbol, {{ rules }}.timeframe order by {{ rules }}.ts)
 ),
 
-positioned as (
+last_decisions as (
     select
         *,
-        coalesce(
-            first_value(wants_position) over (
-                partition by symbol, timeframe, decisive_run order by ts
-            ),
-            carried_in_position,
-            false
-        ) as in_position
-    from decisive_runs
+        max(decisive_key) over (
+            partition by symbol, timeframe order by ts
+            rows between unbounded preceding and current row
+        ) as last_key
+    from decisive_keys
 ),
 
 compared as (
     select
         *,
+        coalesce(last_key % 2 = 1, carried_in_position, false) as in_position,
         coalesce(
-            lag(in_position) over (partition by symbol, timeframe order by ts),
+            lag(last_key) over (partition by symbol, timeframe order by ts) % 2 = 1,
             carried_in_position,
             false
         ) as was_in_position
-    from positioned
+    from last_decisions
 ),
 
 final as (

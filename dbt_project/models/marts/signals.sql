@@ -1,27 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key=['strategy', 'symbol', 'timeframe', 'ts'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook=[
-            "delete from {{ this }} where strategy not in {{ in_list(var('strategies')) }}",
-            "{{ analyze_if_never_analyzed(this) }}",
-        ],
-        indexes=[
-            {'columns': ['strategy', 'symbol', 'timeframe', 'ts'], 'unique': true},
-            {'columns': ['strategy', 'symbol', 'decision_at']},
-            {'columns': ['computed_at']},
-        ],
-    )
-}}
-
-{%- if is_incremental() %}
-{#- A literal (not a subquery) lets the planner use each strategy model's computed_at. -#}
-{%- set built_until = run_query(
-    "select coalesce(cast(max(computed_at) as text), '-infinity') from " ~ this
-).columns[0].values()[0] %}
-{%- endif %}
+{#- A view: the strategy models hold the rows; a build copies nothing. -#}
+{{ config(materialized='view') }}
 
 with
 
@@ -41,9 +19,6 @@ with
         spec_effective_from,
         computed_at
     from {{ ref('int_' ~ strategy ~ '__signals') }}
-    {%- if is_incremental() %}
-    where computed_at > timestamptz '{{ built_until }}'
-    {%- endif %}
 ),
 
 {% endfor %}

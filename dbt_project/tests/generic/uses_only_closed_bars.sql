@@ -1,8 +1,6 @@
 {#-
-    No look-ahead: every decision row must be about a bar of its symbol and timeframe that had
-    closed by the decision time, and must act on that bar's close (not a later one). The bars
-    come from marts.indicators (its close is the bar's): joining the staging bars instead would
-    make this test run, and fail, in any build that selects the bars but not the model.
+    No look-ahead: every decision row must be about a landed bar of its symbol and timeframe
+    that had closed by the decision time, and must act on that bar's close (not a later one).
 -#}
 {% test uses_only_closed_bars(model, price_column='reference_price') %}
 
@@ -23,9 +21,9 @@ bars as (
         symbol,
         timeframe,
         ts,
-        ts + {{ timeframe_interval('timeframe') }} as bar_end_at,
+        bar_end_at,
         close
-    from {{ ref('indicators') }}
+    from {{ ref('stg_alpaca__bars') }}
 ),
 
 checked as (

@@ -9,10 +9,14 @@ bars as (
     {{ strategy_bars(parameters=['entry_k', 'exit_k']) }}
 ),
 
-bands as (
+lines as (
     select
         *,
-        nullif(bb_upper_20 - bb_middle_20, 0) as half_width
+        cast(bb_middle_20 as double precision)
+        + entry_k * nullif(cast(bb_upper_20 - bb_middle_20 as double precision), 0) as entry_line,
+        cast(bb_middle_20 as double precision)
+        + exit_k * nullif(cast(bb_upper_20 - bb_middle_20 as double precision), 0) as exit_line,
+        nullif(cast(bb_upper_20 - bb_middle_20 as double precision), 0) as half_width
     from bars
 ),
 
@@ -20,17 +24,15 @@ rules as (
     select
         *,
         case
-            when close > bb_middle_20 + entry_k * half_width then true
-            when close < bb_middle_20 + exit_k * half_width then false
+            when close > entry_line then true
+            when close < exit_line then false
         end as wants_position,
         case
-            when close > bb_middle_20 + entry_k * half_width
-                then (close - bb_middle_20 - entry_k * half_width) / half_width
-            when close < bb_middle_20 + exit_k * half_width
-                then (bb_middle_20 + exit_k * half_width - close) / half_width
+            when close > entry_line then (close - entry_line) / half_width
+            when close < exit_line then (exit_line - close) / half_width
             else 0
         end as strength
-    from bands
+    from lines
 ),
 
 {{ strategy_signals('rules') }}
