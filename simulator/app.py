@@ -360,6 +360,18 @@ def create_app(sim: Simulator) -> FastAPI:
         body = [{"id": o.id, "status": 200, "body": o.to_json()} for o in canceled]
         return JSONResponse(body, status_code=207)
 
+    @app.delete("/v2/positions")
+    def delete_positions(request: Request) -> Response:
+        """Close every position with a market order (207, one entry per symbol)."""
+        cancel = parse_bool(request.query_params.get("cancel_orders", False), "cancel_orders")
+        with sim.broker.lock:
+            orders = sim.broker.close_all_positions(sim.sync(), cancel_orders=cancel)
+        body = [
+            {"symbol": o.symbol, "status": 200, "body": sim.broker.order_json(o, nested=True)}
+            for o in orders
+        ]
+        return JSONResponse(body, status_code=207)
+
     @app.get("/v2/orders:by_client_order_id")
     def get_order_by_client_id(request: Request) -> dict[str, Any]:
         """One order by its client_order_id."""

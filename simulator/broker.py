@@ -618,6 +618,28 @@ class Broker:
                     canceled.extend(self.cancel_order(order.id, now))
             return canceled
 
+    def close_all_positions(self, now: datetime, cancel_orders: bool) -> list[Order]:
+        """DELETE /v2/positions: optionally cancel every open order, then a market day sell of
+        each whole holding (queued for the open when the market is closed)."""
+        with self.lock:
+            self.process(now)
+            if cancel_orders:
+                self.cancel_all(now)
+            return [
+                self.submit_order(
+                    {
+                        "symbol": symbol,
+                        "qty": str(holding.qty),
+                        "side": "sell",
+                        "type": "market",
+                        "time_in_force": "day",
+                    },
+                    now,
+                )
+                for symbol, holding in sorted(self.book.holdings.items())
+                if holding.qty > 0
+            ]
+
     def external_trade(self, payload: dict[str, Any], now: datetime) -> Order:
         """Book a trade made outside the API (a manual trade in the web UI): filled at once.
 

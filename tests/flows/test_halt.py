@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from alpaca.trading.enums import OrderSide, TimeInForce
-from alpaca.trading.requests import LimitOrderRequest
+from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
@@ -120,3 +120,25 @@ def test_halt_can_cancel_open_orders(env: dict[str, str], settings: Settings) ->
     assert result.exit_code == 0, result.output
     assert "cancel 1 orders" in result.output
     assert client.get_orders() == []
+
+
+def test_halt_can_close_every_position(env: dict[str, str], settings: Settings) -> None:
+    client = trading_client(settings)
+    for symbol in ("AAPL", "MSFT"):
+        client.submit_order(
+            MarketOrderRequest(
+                symbol=symbol, qty=2, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
+            )
+        )
+    client.submit_order(
+        LimitOrderRequest(
+            symbol="MSFT", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=1
+        )
+    )
+    assert sorted(p.symbol for p in client.get_all_positions()) == ["AAPL", "MSFT"]
+
+    result = CliRunner().invoke(app, ["halt", "--reason", "flatten", "--close-positions"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "close 2 positions" in result.output
+    assert client.get_all_positions() == []
+    assert client.get_orders() == []  # the open limit order was cancelled first
