@@ -236,7 +236,7 @@ def test_approved_orders_are_the_crossover_buy_and_the_flat_sell(scenario: Scena
     buy_qty = int(Decimal("0.1") * EQUITY / 400)
     assert _approved_orders(scenario.engine) == [
         (
-            f"sma_crossover-BUYME-{stamp}",
+            f"sma_crossover-BUYME-{stamp}-b",
             "sma_crossover",
             "BUYME",
             "buy",
@@ -251,7 +251,7 @@ def test_approved_orders_are_the_crossover_buy_and_the_flat_sell(scenario: Scena
             Decimal(buy_qty),
         ),
         (
-            f"sma_crossover-SELLME-{stamp}",
+            f"sma_crossover-SELLME-{stamp}-s",
             "sma_crossover",
             "SELLME",
             "sell",

@@ -17,11 +17,14 @@ signals as (
 
 strategy_positions as (
     select
+        fill_id,
         strategy,
         symbol,
         fill_number,
         filled_at,
-        position_qty
+        position_qty,
+        closed_qty,
+        realized_pl
     from {{ ref('int_strategy_positions_accumulated') }}
 ),
 
@@ -72,7 +75,9 @@ risk_policy as (
         max_net_exposure,
         max_open_positions,
         min_order_value,
-        max_order_value
+        max_order_value,
+        loss_streak_trades,
+        loss_streak_cooldown_bars
     from {{ ref('risk_policy') }}
 ),
 
@@ -153,6 +158,38 @@ policy_as_of as (
     limit 1
 ),
 
+{#- Our trades that closed shares in each symbol (any strategy), newest first. #}
+closing_fills as (
+    select
+        strategy_positions.symbol,
+        strategy_positions.filled_at,
+        strategy_positions.realized_pl,
+        row_number() over (
+            partition by strategy_positions.symbol
+            order by strategy_positions.filled_at desc, strategy_positions.fill_id desc
+        ) as recency
+    from strategy_positions
+    cross join decision_time
+    where
+        strategy_positions.closed_qty > 0
+        and strategy_positions.strategy <> 'external'
+        and strategy_positions.filled_at < decision_time.as_of
+),
+
+{#- A symbol whose last loss_streak_trades closing trades all lost, and when the last one was. #}
+loss_streaks as (
+    select
+        closing_fills.symbol,
+        max(closing_fills.filled_at) as last_loss_at
+    from closing_fills
+    cross join policy_as_of
+    where closing_fills.recency <= policy_as_of.loss_streak_trades
+    group by closing_fills.symbol, policy_as_of.loss_streak_trades
+    having
+        count(*) = policy_as_of.loss_streak_trades
+        and bool_and(closing_fills.realized_pl < 0)
+),
+
 {#- The account as the broker last reported it: its positions, their value, how many. #}
 account_exposure as (
     select
@@ -220,12 +257,17 @@ decision_inputs as (
         policy_as_of.max_order_value,
         account_exposure.account_open_positions,
         account_exposure.gross_value,
-        account_exposure.net_value
+        account_exposure.net_value,
+        loss_streaks.last_loss_at
+            + policy_as_of.loss_streak_cooldown_bars * {{ timeframe_interval('deciding_bars.timeframe') }}
+            as cooldown_until
     from deciding_bars
     cross join trading_state
     cross join account_exposure
     left join policy_as_of
         on true
+    left join loss_streaks
+        on deciding_bars.symbol = loss_streaks.symbol
     left join positions_as_of
         on
             deciding_bars.strategy = positions_as_of.strategy
@@ -299,6 +341,9 @@ reviewed as (
                 case when side = 'buy' and equity is null then 'no_account_equity' end,
                 case when side = 'buy' and open_positions >= max_positions then 'max_positions' end,
                 case
+                    when side = 'buy' and decision_at < cooldown_until then 'loss_streak_cooldown'
+                end,
+                case
                     when side = 'buy' and account_open_positions >= max_open_positions
                         then 'max_open_positions'
                 end,
@@ -337,6 +382,7 @@ final as (
     select
         cast(
             strategy || '-' || symbol || '-' || to_char(ts at time zone 'UTC', 'YYYYMMDDHH24MI')
+            || '-' || left(side, 1)
             as text
         ) as client_order_id,
         cast(strategy as text) as strategy,
@@ -373,7 +419,8 @@ final as (
         cast(rejection_reasons[1] as text) as rejection_reason,
         cast(rejection_reasons as text []) as rejection_reasons,
         cast(reductions as text []) as reductions,
-        cast(proposed_qty as numeric) as proposed_qty
+        cast(proposed_qty as numeric) as proposed_qty,
+        cast(cooldown_until as timestamptz) as cooldown_until
     from reviewed
 )
 
