@@ -67,6 +67,27 @@ risk_limits as (
     from {{ ref('risk_limits') }}
 ),
 
+broker_order_rules as (
+    select
+        order_type,
+        time_in_force,
+        allows_fractional
+    from {{ ref('broker_order_rules') }}
+),
+
+{#- Every order is a market day order for now; the broker's rules must allow it. #}
+order_kind as (
+    select
+        cast('market' as text) as order_type,
+        cast('day' as text) as time_in_force,
+        exists (
+            select
+            from broker_order_rules
+            where broker_order_rules.order_type = 'market'
+                and broker_order_rules.time_in_force = 'day'
+        ) as broker_allows
+),
+
 risk_policy as (
     select
         effective_from,
@@ -249,6 +270,9 @@ decision_inputs as (
             as max_position_value,
         symbols_with_open_orders.symbol is not null as has_open_order,
         trading_state.state as trading_state,
+        order_kind.order_type,
+        order_kind.time_in_force,
+        order_kind.broker_allows,
         policy_as_of.max_position_weight,
         policy_as_of.max_gross_exposure,
         policy_as_of.max_net_exposure,
@@ -262,6 +286,7 @@ decision_inputs as (
             + policy_as_of.loss_streak_cooldown_bars * {{ timeframe_interval('deciding_bars.timeframe') }}
             as cooldown_until
     from deciding_bars
+    cross join order_kind
     cross join trading_state
     cross join account_exposure
     left join policy_as_of
@@ -330,6 +355,7 @@ reviewed as (
         array_remove(
             array[
                 case when trading_state = 'HALTED' then 'trading_halted' end,
+                case when not broker_allows then 'broker_order_rules' end,
                 case when trading_state = 'REDUCING' and side = 'buy' then 'trading_reducing' end,
                 case
                     when as_of - decision_at
@@ -391,8 +417,8 @@ final as (
         cast(signal as text) as signal,
         cast(side as text) as side,
         cast(qty as numeric) as qty,
-        cast('market' as text) as order_type,
-        cast('day' as text) as time_in_force,
+        cast(order_type as text) as order_type,
+        cast(time_in_force as text) as time_in_force,
         cast(null as numeric) as limit_price,
         cast(ts as timestamptz) as decision_ts,
         cast(decision_at as timestamptz) as decision_at,
