@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     )
     trading_mode: Literal["paper", "live"] = "paper"
     trading_live_confirm: str | None = None
+    outside_hours: Literal["skip", "queue"] = Field(
+        default="skip",
+        description=(
+            "When the broker's clock says the market is closed: skip the cycle, or run it and "
+            "let the day orders queue for the next open."
+        ),
+    )
     trading_home: Path = Field(
         default=Path(".trading"), description="Embedded database and local state."
     )

@@ -57,6 +57,12 @@ class CycleSummary:
     equity: str | None = None
 
 
+def runs_now(settings: Settings, market_open: bool, force: bool) -> bool:
+    """Whether a cycle runs: always while the market is open or when forced; while it is closed
+    only with OUTSIDE_HOURS=queue (the broker holds day orders for the next open)."""
+    return market_open or force or settings.outside_hours == "queue"
+
+
 def trading_target(settings: Settings, client: TradingClient) -> str:
     """Which mode, host and account this cycle trades: printed before anything is sent."""
     account = client.get("/account")
@@ -184,7 +190,7 @@ def hourly_cycle(force: bool = False, refresh_dashboard: bool = True) -> CycleSu
         trading=trading_target(settings, client),
     )
     run_logger.info("cycle at %s: %s", as_of.isoformat(), summary.trading)
-    if not summary.market_open and not force:
+    if not runs_now(settings, summary.market_open, force):
         run_logger.info("market closed at %s: cycle skipped", as_of.isoformat())
         return summary
     specs = load_specs()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.settings import ALPACA_DATA_URL, ALPACA_PAPER_URL, ConfigurationError, Settings
+from flows.pipeline import runs_now
 
 
 def test_defaults_point_at_alpaca_paper_and_data_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,3 +61,25 @@ def test_live_mode_refuses_any_host_but_the_live_one() -> None:
 def test_paper_mode_refuses_the_live_host() -> None:
     with pytest.raises(ValueError, match="is the live host"):
         Settings(alpaca_trading_url="https://api.alpaca.markets/")
+
+
+@pytest.mark.parametrize(
+    ("outside_hours", "market_open", "force", "runs"),
+    [
+        ("skip", True, False, True),
+        ("skip", False, False, False),
+        ("skip", False, True, True),
+        ("queue", False, False, True),
+    ],
+)
+def test_a_cycle_outside_market_hours_follows_the_configured_policy(
+    outside_hours: str, market_open: bool, force: bool, runs: bool
+) -> None:
+    settings = Settings(outside_hours=outside_hours)  # type: ignore[arg-type]
+    assert runs_now(settings, market_open, force) is runs
+
+
+def test_an_unknown_outside_hours_policy_is_refused_naming_the_value() -> None:
+    with pytest.raises(ValueError, match="outside_hours") as error:
+        Settings(outside_hours="later")  # type: ignore[arg-type]
+    assert "later" in str(error.value)
