@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -96,6 +96,27 @@ PARAMETER_RULES: dict[str, type[BaseModel]] = {
 }
 
 
+class Sizing(BaseModel):
+    """How a wanted position becomes a weight of equity.
+
+    fixed_fraction: always limits.capital_budget / limits.max_positions.
+    volatility_target: that weight scaled so the position's annualised volatility (realized:
+    volatility_20 of log returns; atr: atr_14 / close) is `annual_volatility`, never above it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["fixed_fraction", "volatility_target"] = "fixed_fraction"
+    annual_volatility: float | None = Field(default=None, gt=0, le=2)
+    measure: Literal["realized", "atr"] = "realized"
+
+    @model_validator(mode="after")
+    def _target_needs_a_volatility(self) -> Sizing:
+        if self.method == "volatility_target" and self.annual_volatility is None:
+            raise ValueError("sizing.annual_volatility is required for volatility_target")
+        return self
+
+
 class StrategySpec(BaseModel):
     """One strategy: what it trades, on which bars, with which parameters and limits."""
 
@@ -107,6 +128,7 @@ class StrategySpec(BaseModel):
     universe: list[str] = Field(min_length=1)
     parameters: dict[ParameterName, float] = Field(default_factory=dict)
     limits: StrategyLimits
+    sizing: Sizing = Field(default_factory=Sizing)
 
     @field_validator("timeframe")
     @classmethod

@@ -54,6 +54,8 @@ def test_the_three_shipped_strategies_load_and_name_the_signal_models() -> None:
         ({"name": "Bad-Name"}, "name"),
         ({"name": "no_such_strategy"}, "no signal model for strategy 'no_such_strategy'"),
         ({"colour": "blue"}, "colour"),
+        ({"sizing": "{method: volatility_target}"}, "sizing.annual_volatility is required"),
+        ({"sizing": "{method: kelly}"}, "sizing.method"),
     ],
 )
 def test_bad_specs_are_refused_naming_file_and_field(

@@ -32,6 +32,9 @@
             parameters,
             capital_budget,
             max_positions,
+            sizing_method,
+            sizing_annual_volatility,
+            sizing_measure,
             universe
         from {{ ref('stg_trading__strategy_params') }}
         where strategy = '{{ strategy }}'
@@ -41,6 +44,7 @@
         select
             specs.*,
             {{ timeframe_interval('specs.timeframe') }} as bar_length,
+            sqrt({{ bars_per_year('specs.timeframe') }}) as annualiser,
             unnest(specs.universe) as symbol
         from specs
     ),
@@ -89,7 +93,11 @@
             spec_symbols.effective_to,
             spec_symbols.parameters,
             spec_symbols.capital_budget,
-            spec_symbols.max_positions
+            spec_symbols.max_positions,
+            spec_symbols.sizing_method,
+            spec_symbols.sizing_annual_volatility,
+            spec_symbols.sizing_measure,
+            spec_symbols.annualiser
         from indicators
         inner join spec_symbols
             on
@@ -128,7 +136,23 @@
         {%- endfor %}
         decided.computed_at as indicators_computed_at,
         decided.effective_from as spec_effective_from,
-        cast(decided.capital_budget / decided.max_positions as numeric) as position_weight
+        cast(
+            case decided.sizing_method
+                when 'volatility_target' then least(
+                    decided.capital_budget / decided.max_positions,
+                    cast(
+                        decided.sizing_annual_volatility / nullif(
+                            case decided.sizing_measure
+                                when 'atr' then decided.atr_14 / nullif(decided.close, 0)
+                                else decided.volatility_20
+                            end * decided.annualiser,
+                            0
+                        ) as numeric
+                    )
+                )
+                else decided.capital_budget / decided.max_positions
+            end as numeric
+        ) as position_weight
     from decided
     where
         decided.decision_at >= decided.applies_from

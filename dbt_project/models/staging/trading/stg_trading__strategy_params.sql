@@ -35,6 +35,10 @@ renamed as (
         cast(spec -> 'parameters' as jsonb) as parameters,
         cast(spec -> 'limits' ->> 'capital_budget' as numeric) as capital_budget,
         cast(spec -> 'limits' ->> 'max_positions' as integer) as max_positions,
+        cast(coalesce(spec -> 'sizing' ->> 'method', 'fixed_fraction') as text) as sizing_method,
+        cast(spec -> 'sizing' ->> 'annual_volatility' as double precision)
+            as sizing_annual_volatility,
+        cast(coalesce(spec -> 'sizing' ->> 'measure', 'realized') as text) as sizing_measure,
         cast(spec_file as text) as spec_file,
         cast(loaded_at as timestamptz) as loaded_at
     from dated
