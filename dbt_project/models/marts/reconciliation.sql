@@ -45,8 +45,11 @@ broker_orders as (
     from {{ ref('stg_alpaca__orders') }}
 ),
 
-latest_snapshot as (
-    select max(account_snapshots.snapshot_at) as snapshot_at
+{#- The two latest snapshots at or before as_of: a difference must be in both to count. #}
+recent_snapshots as (
+    select
+        account_snapshots.snapshot_at,
+        row_number() over (order by account_snapshots.snapshot_at desc) as recency
     from account_snapshots
     cross join decision_time
     where account_snapshots.snapshot_at <= decision_time.as_of
@@ -54,34 +57,63 @@ latest_snapshot as (
 
 broker_positions as (
     select
+        recent_snapshots.recency,
         position_snapshots.symbol,
         position_snapshots.qty
     from position_snapshots
-    inner join latest_snapshot
-        on position_snapshots.snapshot_at = latest_snapshot.snapshot_at
+    inner join recent_snapshots
+        on position_snapshots.snapshot_at = recent_snapshots.snapshot_at
+    where recent_snapshots.recency <= 2
 ),
 
 fill_positions as (
     select
+        recent_snapshots.recency,
         fills.symbol,
         sum(fills.signed_qty) as qty
     from fills
-    inner join latest_snapshot
-        on fills.filled_at <= latest_snapshot.snapshot_at
-    group by fills.symbol
+    inner join recent_snapshots
+        on fills.filled_at <= recent_snapshots.snapshot_at
+    where recent_snapshots.recency <= 2
+    group by recent_snapshots.recency, fills.symbol
 ),
 
-position_checks as (
+position_differences as (
     select
-        'position' as check_name,
-        coalesce(broker_positions.symbol, fill_positions.symbol) as subject,
-        latest_snapshot.snapshot_at as detected_at,
+        coalesce(broker_positions.recency, fill_positions.recency) as recency,
+        coalesce(broker_positions.symbol, fill_positions.symbol) as symbol,
         coalesce(fill_positions.qty, 0) as ours,
         coalesce(broker_positions.qty, 0) as broker
     from broker_positions
     full outer join fill_positions
-        on broker_positions.symbol = fill_positions.symbol
-    cross join latest_snapshot
+        on
+            broker_positions.recency = fill_positions.recency
+            and broker_positions.symbol = fill_positions.symbol
+),
+
+{#-
+    A fill the broker booked just after a cycle's time (its orders fill while the cycle runs)
+    is in that snapshot but not in the fills up to it; it is in both at the next snapshot. So a
+    position only disagrees when it disagrees at the two latest snapshots.
+-#}
+position_checks as (
+    select
+        'position' as check_name,
+        latest.symbol as subject,
+        recent_snapshots.snapshot_at as detected_at,
+        latest.ours,
+        latest.broker,
+        abs(latest.ours - latest.broker) > {{ qty_tolerance }}
+        and abs(coalesce(previous.ours, 0) - coalesce(previous.broker, 0))
+        > {{ qty_tolerance }}
+        and exists (select from recent_snapshots as earlier where earlier.recency = 2)
+            as is_mismatch
+    from position_differences as latest
+    inner join recent_snapshots
+        on recent_snapshots.recency = 1
+    left join position_differences as previous
+        on previous.recency = 2 and latest.symbol = previous.symbol
+    where latest.recency = 1
 ),
 
 external_fills as (
@@ -125,8 +157,9 @@ checks as (
         detected_at,
         ours,
         broker,
-        abs(ours - broker) > {{ qty_tolerance }} as is_mismatch,
-        'our fills add up to ' || ours || ' shares; the broker holds ' || broker as detail
+        is_mismatch,
+        'our fills add up to ' || ours || ' shares; the broker holds ' || broker
+        || ' (at this snapshot and the one before)' as detail
     from position_checks
     union all
     select
