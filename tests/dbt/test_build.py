@@ -197,7 +197,8 @@ def scenario(
                 "equity": equity,
                 "payload": "{}",
             }
-            for h, cash, equity in ((0, 10000, 10000), (5, 9300, 10100), (10, 9300, EQUITY))
+            # Cash moves by exactly what the two fills paid (553 + 150), so reconciliation agrees.
+            for h, cash, equity in ((0, 10000, 10000), (5, 9297, 10100), (10, 9297, EQUITY))
         ],
     )
     # The broker's positions agree with the fills, so reconciliation lets trading go on.

@@ -1,4 +1,5 @@
 {%- set qty_tolerance = var('reconciliation_qty_tolerance') -%}
+{%- set cash_tolerance = var('reconciliation_cash_tolerance') -%}
 
 with
 
@@ -7,8 +8,17 @@ decision_time as (
 ),
 
 account_snapshots as (
-    select snapshot_at
+    select
+        snapshot_at,
+        cash
     from {{ ref('stg_alpaca__account_snapshots') }}
+),
+
+state_events as (
+    select
+        recorded_at,
+        action
+    from {{ ref('stg_trading__state_events') }}
 ),
 
 position_snapshots as (
@@ -27,6 +37,7 @@ fills as (
         is_external,
         symbol,
         signed_qty,
+        price,
         filled_at
     from {{ ref('int_fills_attributed') }}
 ),
@@ -116,6 +127,87 @@ position_checks as (
     where latest.recency = 1
 ),
 
+{#-
+    Cash, over every pair of snapshots two apart: the broker's cash must move by what all
+    synced fills paid and received in between (a fill stamped at a snapshot's time counts as in
+    it), within var reconciliation_cash_tolerance plus 0.1% of the value traded (fees). Two
+    snapshots apart, so a fill booked while a cycle ran (in one snapshot but stamped after it)
+    falls inside the next window; and a mismatch must show in two consecutive windows. Each
+    mismatch is kept with its snapshot time, so trading stays halted until a resume after it.
+-#}
+cash_events as (
+    select
+        fills.filled_at as at,
+        1 as event_order,
+        -fills.signed_qty * fills.price as flow,
+        abs(fills.signed_qty * fills.price) as traded,
+        cast(null as numeric) as cash
+    from fills
+    cross join decision_time
+    where fills.filled_at <= decision_time.as_of
+    union all
+    select
+        account_snapshots.snapshot_at,
+        2,
+        0,
+        0,
+        account_snapshots.cash
+    from account_snapshots
+    cross join decision_time
+    where account_snapshots.snapshot_at <= decision_time.as_of
+),
+
+cumulated as (
+    select
+        *,
+        sum(flow) over events_so_far as flow_so_far,
+        sum(traded) over events_so_far as traded_so_far
+    from cash_events
+    window events_so_far as (
+        order by at, event_order rows between unbounded preceding and current row
+    )
+),
+
+cash_windows as (
+    select
+        at as snapshot_at,
+        cash,
+        cash - lag(cash, 2) over snapshots as cash_change,
+        flow_so_far - lag(flow_so_far, 2) over snapshots as fill_flow,
+        traded_so_far - lag(traded_so_far, 2) over snapshots as traded,
+        row_number() over (order by at desc) as recency
+    from cumulated
+    where event_order = 2
+    window snapshots as (order by at)
+),
+
+cash_differences as (
+    select
+        *,
+        abs(cash_change - fill_flow) > {{ cash_tolerance }} + 0.001 * traded as differs
+    from cash_windows
+    where cash_change is not null
+),
+
+cash_checks as (
+    select
+        'cash' as check_name,
+        'account' as subject,
+        snapshot_at as detected_at,
+        cash - cash_change + fill_flow as ours,
+        cash as broker,
+        is_mismatch,
+        'our fills since two snapshots before leave ' || round(cash - cash_change + fill_flow, 2)
+        || ' USD of cash; the broker reports ' || round(cash, 2) as detail
+    from (
+        select
+            *,
+            differs and coalesce(lag(differs) over (order by snapshot_at), false) as is_mismatch
+        from cash_differences
+    ) as flagged
+    where is_mismatch or recency = 1
+),
+
 external_fills as (
     select
         'external_fill' as check_name,
@@ -181,6 +273,16 @@ checks as (
         true as is_mismatch,
         detail
     from missing_orders
+    union all
+    select
+        check_name,
+        subject,
+        detected_at,
+        ours,
+        broker,
+        is_mismatch,
+        detail
+    from cash_checks
 ),
 
 final as (
