@@ -11,9 +11,10 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from alpaca.trading.client import TradingClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, Row, text
 
 RECORD = text(
     "insert into raw.trading_state_events (action, reason, actor, cancel_orders, close_positions)"
@@ -77,18 +78,25 @@ def halt(
 
 
 def resume(engine: Engine, reason: str) -> datetime:
-    """Lift a manual halt (and a reconciliation halt before this moment)."""
+    """Lift a manual halt, and acknowledge the reconciliation mismatches found before now."""
     return record(engine, "resume", reason)
+
+
+def _derived_state(engine: Engine) -> Row[Any] | None:
+    """The row of marts.trading_state from the last build, or None before the first."""
+    with engine.connect() as conn:
+        if conn.execute(text("select to_regclass('marts.trading_state')")).scalar() is None:
+            return None
+        return conn.execute(DERIVED).first()
 
 
 def current_halt(engine: Engine) -> Halt | None:
     """The halt in force, if any: the latest manual event, then the state dbt derived."""
     with engine.connect() as conn:
         latest = conn.execute(LATEST).first()
-        if latest is not None and latest.action == "halt":
-            return Halt(f"manual halt: {latest.reason}", latest.recorded_at)
-        exists = conn.execute(text("select to_regclass('marts.trading_state')")).scalar()
-        derived = conn.execute(DERIVED).first() if exists else None
+    if latest is not None and latest.action == "halt":
+        return Halt(f"manual halt: {latest.reason}", latest.recorded_at)
+    derived = _derived_state(engine)
     if derived is not None and derived.state == "HALTED":
         return Halt("; ".join(derived.reasons), None)
     return None
@@ -99,13 +107,9 @@ def describe_state(engine: Engine) -> str:
     halted = current_halt(engine)
     if halted is not None:
         return f"HALTED: {halted.reason}"
-    with engine.connect() as conn:
-        exists = conn.execute(text("select to_regclass('marts.trading_state')")).scalar()
-        derived = conn.execute(DERIVED).first() if exists else None
+    derived = _derived_state(engine)
     if derived is None:
         return "ACTIVE (no trading state built yet)"
-    return (
-        derived.state
-        if not derived.reason_summary
-        else f"{derived.state}: {derived.reason_summary}"
-    )
+    if not derived.reason_summary:
+        return str(derived.state)
+    return f"{derived.state}: {derived.reason_summary}"
