@@ -348,6 +348,33 @@ ordered as (
     from sized_orders
 ),
 
+{#-
+    The buys of one run count against the limits together: ranked by strength (then
+    strategy and symbol), each buy is checked with the ones before it, whether those pass or
+    not (conservative), so two buys cannot both take the last free place.
+-#}
+ranked as (
+    select
+        *,
+        case when side = 'buy' then
+            row_number() over (
+                partition by strategy, side = 'buy' order by strength desc, symbol
+            )
+        end as strategy_buy_rank,
+        case when side = 'buy' then
+            row_number() over (
+                partition by side = 'buy' order by strength desc, strategy, symbol
+            )
+        end as account_buy_rank,
+        case when side = 'buy' then
+            sum(coalesce(order_value, 0)) over (
+                partition by side = 'buy' order by strength desc, strategy, symbol
+                rows between unbounded preceding and current row
+            )
+        end as buy_value_so_far
+    from ordered
+),
+
 {#- Every rule that applies, in the order they are listed; the first names the decision. #}
 reviewed as (
     select
@@ -365,20 +392,28 @@ reviewed as (
                 case when has_open_order then 'open_order_pending' end,
                 case when side = 'buy' and max_position_value is null then 'no_risk_limit' end,
                 case when side = 'buy' and equity is null then 'no_account_equity' end,
-                case when side = 'buy' and open_positions >= max_positions then 'max_positions' end,
+                case
+                    when side = 'buy' and open_positions + strategy_buy_rank > max_positions
+                        then 'max_positions'
+                end,
                 case
                     when side = 'buy' and decision_at < cooldown_until then 'loss_streak_cooldown'
                 end,
                 case
-                    when side = 'buy' and account_open_positions >= max_open_positions
+                    when
+                        side = 'buy'
+                        and account_open_positions + account_buy_rank > max_open_positions
                         then 'max_open_positions'
                 end,
                 case
-                    when side = 'buy' and (gross_value + order_value) > max_gross_exposure * equity
+                    when
+                        side = 'buy'
+                        and gross_value + buy_value_so_far > max_gross_exposure * equity
                         then 'max_gross_exposure'
                 end,
                 case
-                    when side = 'buy' and (net_value + order_value) > max_net_exposure * equity
+                    when
+                        side = 'buy' and net_value + buy_value_so_far > max_net_exposure * equity
                         then 'max_net_exposure'
                 end,
                 case when qty is null or qty < 1 then 'qty_below_one' end,
@@ -401,7 +436,7 @@ reviewed as (
             ],
             null
         ) as reductions
-    from ordered
+    from ranked
 ),
 
 final as (
