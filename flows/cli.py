@@ -197,10 +197,8 @@ def execute() -> None:
     Sends nothing while trading is halted. Safe to rerun after a crash: each order reaches the
     broker once; exit code 1 while an outcome is still unknown.
     """
-    from execution.kill_switch import current_halt
-    from execution.orders import approved_orders
-    from execution.submit import submit_orders
-    from ingestion.alpaca import trading_client
+    from execution.execute import execute_approved
+    from ingestion.alpaca import trading_client, trading_target
 
     settings = _settings()
     try:
@@ -208,16 +206,13 @@ def execute() -> None:
         engine = _engine(settings)
     except ConfigurationError as error:
         raise _fail(str(error)) from error
-    account = client.get_account().account_number  # type: ignore[union-attr]
-    console.print(
-        f"{settings.trading_mode.upper()} trading at {settings.trading_url}, account {account}"
-    )
-    orders = approved_orders(engine)
-    halted = current_halt(engine)
-    if halted is not None:
-        console.print(f"HALTED ({halted.reason}): {len(orders)} approved orders not sent")
+    console.print(trading_target(settings, client))
+    result = execute_approved(client, engine, settings.trading_mode)
+    orders, summary = result.orders, result.summary
+    if summary is None:
+        reason = result.halted.reason if result.halted else ""
+        console.print(f"HALTED ({reason}): {len(orders)} approved orders not sent")
         return
-    summary = submit_orders(client, engine, orders, settings.trading_mode)
     console.print(
         f"{len(orders)} approved: {len(summary.submitted)} submitted, "
         f"{len(summary.rejected)} rejected, {len(summary.already_done)} already done, "

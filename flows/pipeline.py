@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from alpaca.trading.client import TradingClient
 from dbt_common.events.base_types import EventLevel
 from loguru import logger
 from prefect import flow, get_run_logger, task
@@ -18,13 +17,12 @@ from sqlalchemy import Engine
 
 from config.database import Connection, make_engine, resolve_connection
 from config.settings import Settings, load_settings
-from execution.kill_switch import current_halt, describe_state
-from execution.orders import approved_orders
-from execution.submit import submit_orders
+from execution.execute import execute_approved
+from execution.kill_switch import describe_state
 from flows.dbt import DBT_PROJECT_DIR, export_dbt_env
 from flows.ingest import landing_options
 from ingestion.account import snapshot_account
-from ingestion.alpaca import data_client, trading_client
+from ingestion.alpaca import data_client, trading_client, trading_target
 from ingestion.bars import load_new_bars
 from ingestion.fills import sync_fills
 from ingestion.orders import sync_orders
@@ -61,13 +59,6 @@ def runs_now(settings: Settings, market_open: bool, force: bool) -> bool:
     """Whether a cycle runs: always while the market is open or when forced; while it is closed
     only with OUTSIDE_HOURS=queue (the broker holds day orders for the next open)."""
     return market_open or force or settings.outside_hours == "queue"
-
-
-def trading_target(settings: Settings, client: TradingClient) -> str:
-    """Which mode, host and account this cycle trades: printed before anything is sent."""
-    account = client.get("/account")
-    number = account.get("account_number", "?") if isinstance(account, dict) else "?"
-    return f"{settings.trading_mode.upper()} trading at {settings.trading_url}, account {number}"
 
 
 @task(cache_policy=NO_CACHE)
@@ -108,15 +99,14 @@ def load(
 @task(cache_policy=NO_CACHE)
 def execute(settings: Settings, engine: Engine) -> tuple[int, list[str], list[str], int]:
     """Submit marts.approved_orders unless trading is halted; returns (approved, submitted,
-    rejected, already submitted). The halt is checked last, right before sending: a
-    `trading halt` issued after this cycle's build still stops it."""
-    orders = approved_orders(engine)
-    halted = current_halt(engine)
-    if halted is not None:
-        logger.warning("HALTED ({}): {} approved orders not sent", halted.reason, len(orders))
-        return len(orders), [], [], 0
-    summary = submit_orders(trading_client(settings), engine, orders, settings.trading_mode)
-    return len(orders), summary.submitted, summary.rejected, len(summary.already_done)
+    rejected, already submitted)."""
+    result = execute_approved(trading_client(settings), engine, settings.trading_mode)
+    if result.summary is None:
+        reason = result.halted.reason if result.halted else ""
+        logger.warning("HALTED ({}): {} approved orders not sent", reason, len(result.orders))
+        return len(result.orders), [], [], 0
+    summary = result.summary
+    return len(result.orders), summary.submitted, summary.rejected, len(summary.already_done)
 
 
 @task(cache_policy=NO_CACHE)

@@ -65,3 +65,10 @@ def data_client(settings: Settings) -> StockHistoricalDataClient:
     client._session = alpaca_session(settings)
     client._retry = 0
     return client
+
+
+def trading_target(settings: Settings, client: TradingClient) -> str:
+    """Which mode, host and account this client trades: printed before anything is sent."""
+    account = client.get("/account")
+    number = account.get("account_number", "?") if isinstance(account, dict) else "?"
+    return f"{settings.trading_mode.upper()} trading at {settings.trading_url}, account {number}"

@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 from config.database import Connection
 from config.settings import load_settings
 from flows.cli import app
-from flows.pipeline import trading_target
-from ingestion.alpaca import trading_client
+from ingestion.alpaca import trading_client, trading_target
 from simulator.broker import ACCOUNT_NUMBER
 from simulator.server import SimulatorHandle, running_simulator
 
