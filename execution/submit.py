@@ -1,5 +1,11 @@
 """Submit approved orders exactly once: record the intent, send it with a deterministic id, and
-settle any ambiguous answer by looking the order up by that id before doing anything else."""
+settle any ambiguous answer by looking the order up by that id before doing anything else.
+
+Only the intent has to be committed (durably) before the first POST. The answers are written in
+batches: an answer lost to a crash leaves its intent pending, and the next run looks it up at the
+broker by client_order_id before sending anything, so a commit per answer (most of the executor's
+own time per order) would buy nothing but fewer lookups after a crash.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +14,24 @@ from dataclasses import dataclass, field
 
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.models import Order
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 from loguru import logger
 from requests import RequestException
 from sqlalchemy import Engine, text
 
+from execution.exits import cancel_open_exits
+from execution.order_request import order_request
 from execution.orders import ApprovedOrder
 from ingestion.http import AlpacaSession
 
 DUPLICATE_CLIENT_ORDER_ID = 40010001
 MAX_SENDS = 5  # POSTs of one intent in one run, each after a lookup found it absent
 UNSETTLED = ("pending", "unknown")
+OUTCOMES_PER_WRITE = 50  # at most this many answers are lost to a crash, each costing a lookup
 
 Checkpoint = Callable[[str], None]
 """Called with "recorded" once the intents are committed and "answered" when the broker has
-accepted an order that is not yet recorded; crash-safety tests kill the process there."""
+accepted an order whose outcome is not yet written; crash-safety tests kill the process there."""
 
 
 @dataclass
@@ -54,10 +61,12 @@ def _record_intents(engine: Engine, orders: list[ApprovedOrder], mode: str) -> d
         if new:
             conn.execute(
                 text(
-                    "insert into raw.order_submissions (client_order_id, strategy, symbol, side, "
-                    "qty, order_type, time_in_force, limit_price, decision_ts, trading_mode, "
-                    "status) values (:client_order_id, :strategy, :symbol, :side, :qty, "
-                    ":order_type, :time_in_force, :limit_price, :decision_ts, :mode, 'pending') "
+                    "insert into raw.order_submissions (client_order_id, decision_id, strategy, "
+                    "symbol, side, qty, order_class, order_type, time_in_force, limit_price, "
+                    "stop_price, take_profit_price, stop_loss_price, decision_ts, trading_mode, "
+                    "status) values (:client_order_id, :decision_id, :strategy, :symbol, :side, "
+                    ":qty, :order_class, :order_type, :time_in_force, :limit_price, :stop_price, "
+                    ":take_profit_price, :stop_loss_price, :decision_ts, :mode, 'pending') "
                     "on conflict (client_order_id) do nothing"
                 ),
                 new,
@@ -78,43 +87,51 @@ def _unsettled(engine: Engine) -> dict[str, str | None]:
         return {row.client_order_id: row.reason for row in rows}
 
 
-def _set_status(
-    engine: Engine,
-    client_order_id: str,
-    status: str,
-    broker_order_id: str | None = None,
-    reason: str | None = None,
-) -> None:
-    with engine.begin() as conn:
-        # Not waiting for the disk is safe here (not for the intent): an outcome lost in a
-        # database crash leaves the intent open, and the next run looks it up at the broker.
-        conn.execute(text("set local synchronous_commit = off"))
-        conn.execute(
-            text(
-                "update raw.order_submissions set status = :status, "
-                "broker_order_id = coalesce(:broker_order_id, broker_order_id), "
-                "reason = :reason, updated_at = now() where client_order_id = :id"
-            ),
-            {
-                "status": status,
-                "broker_order_id": broker_order_id,
-                "reason": reason,
-                "id": client_order_id,
-            },
-        )
+@dataclass
+class _Outcomes:
+    """Outcomes not yet written, OUTCOMES_PER_WRITE at a time in one statement (see the module)."""
 
+    engine: Engine
+    unwritten: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)
 
-def _request(order: ApprovedOrder) -> MarketOrderRequest | LimitOrderRequest:
-    common = {
-        "symbol": order.symbol,
-        "qty": float(order.qty),
-        "side": OrderSide(order.side),
-        "time_in_force": TimeInForce(order.time_in_force),
-        "client_order_id": order.client_order_id,
-    }
-    if order.order_type == "limit":
-        return LimitOrderRequest(**common, limit_price=float(order.limit_price or 0))
-    return MarketOrderRequest(**common)
+    def record(
+        self,
+        client_order_id: str,
+        status: str,
+        broker_order_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Set an intent's status, written with the next batch."""
+        self.unwritten[client_order_id] = (status, broker_order_id, reason)
+        if len(self.unwritten) >= OUTCOMES_PER_WRITE:
+            self.write()
+
+    def write(self) -> None:
+        """Write every outcome recorded so far (each at most once, even if this fails)."""
+        outcomes, self.unwritten = self.unwritten, {}
+        if not outcomes:
+            return
+        statuses, broker_order_ids, reasons = zip(*outcomes.values(), strict=True)
+        with self.engine.begin() as conn:
+            # Not waiting for the disk is safe here (not for the intent): see the module.
+            conn.execute(text("set local synchronous_commit = off"))
+            conn.execute(
+                text(
+                    "update raw.order_submissions as s set status = o.status, "
+                    "broker_order_id = coalesce(o.broker_order_id, s.broker_order_id), "
+                    "reason = o.reason, updated_at = now() "
+                    "from unnest(cast(:ids as text[]), cast(:statuses as text[]), "
+                    "cast(:broker_order_ids as text[]), cast(:reasons as text[])) "
+                    "as o(client_order_id, status, broker_order_id, reason) "
+                    "where s.client_order_id = o.client_order_id"
+                ),
+                {
+                    "ids": list(outcomes),
+                    "statuses": list(statuses),
+                    "broker_order_ids": list(broker_order_ids),
+                    "reasons": list(reasons),
+                },
+            )
 
 
 def _find_at_broker(client: TradingClient, client_order_id: str) -> Order | None:
@@ -153,7 +170,7 @@ def _pause(client: TradingClient, attempt: int) -> None:
 
 def _send(
     client: TradingClient,
-    engine: Engine,
+    outcomes: _Outcomes,
     order: ApprovedOrder,
     summary: ExecutionSummary,
     checkpoint: Checkpoint,
@@ -162,13 +179,23 @@ def _send(
     cid = order.client_order_id
     log = logger.bind(client_order_id=cid, symbol=order.symbol, side=order.side, qty=str(order.qty))
     cause = ""
+    if order.cancel_open_exits:
+        try:
+            cancel_open_exits(client, order)
+        except (APIError, RequestException) as error:
+            # Nothing was sent: the intent stays open and the next run tries again.
+            cause = f"could not cancel the bracket's exit legs first: {error}"
+            outcomes.record(cid, "unknown", reason=cause)
+            summary.unknown.append(cid)
+            log.bind(reason=cause).error("exit not sent")
+            return
     for attempt in range(1, MAX_SENDS + 1):
         try:
-            placed: Order = client.submit_order(_request(order))  # type: ignore[assignment]
+            placed: Order = client.submit_order(order_request(order))  # type: ignore[assignment]
         except APIError as error:
             cause = f"HTTP {error.status_code}: {error}"
             if _is_refusal(error):
-                _set_status(engine, cid, "rejected", reason=cause)
+                outcomes.record(cid, "rejected", reason=cause)
                 summary.rejected.append(cid)
                 log.bind(reason=cause).warning("order rejected")
                 return
@@ -176,7 +203,7 @@ def _send(
             cause = f"no answer from the broker: {type(error).__name__}: {error}"
         else:
             checkpoint("answered")
-            _set_status(engine, cid, "submitted", str(placed.id))
+            outcomes.record(cid, "submitted", str(placed.id))
             summary.submitted.append(cid)
             log.info("order submitted")
             return
@@ -187,31 +214,31 @@ def _send(
             cause = f"{cause}; lookup failed: {error}"
             break
         if found is not None:
-            _set_status(engine, cid, "submitted", str(found.id))
+            outcomes.record(cid, "submitted", str(found.id))
             summary.submitted.append(cid)
             log.info("order found at the broker after an ambiguous answer")
             return
         if attempt < MAX_SENDS:
             _pause(client, attempt)
-    _set_status(engine, cid, "unknown", reason=cause)
+    outcomes.record(cid, "unknown", reason=cause)
     summary.unknown.append(cid)
     log.bind(reason=cause).error("order outcome unknown; the next run looks it up")
 
 
 def _settle(
-    client: TradingClient, engine: Engine, cid: str, summary: ExecutionSummary
+    client: TradingClient, outcomes: _Outcomes, cid: str, summary: ExecutionSummary
 ) -> bool | None:
     """Look up an intent an earlier run left open: True when the broker has it (recorded
     submitted), False when it has not, None when it could not say (recorded unknown)."""
     try:
         found = _find_at_broker(client, cid)
     except (APIError, RequestException) as error:
-        _set_status(engine, cid, "unknown", reason=f"lookup failed: {error}")
+        outcomes.record(cid, "unknown", reason=f"lookup failed: {error}")
         summary.unknown.append(cid)
         return None
     if found is None:
         return False
-    _set_status(engine, cid, "submitted", str(found.id))
+    outcomes.record(cid, "submitted", str(found.id))
     summary.already_done.append(cid)
     return True
 
@@ -227,24 +254,31 @@ def submit_orders(
 
     Intents an earlier run left pending or unknown that are no longer approved are looked up:
     found ones are recorded submitted; absent ones are recorded rejected and never sent late.
+    Every outcome in the returned summary is written; when an error ends the pass early, the
+    outcomes known until then are still written, and the rest stay open for the next run.
     """
     summary = ExecutionSummary()
-    wanted = {o.client_order_id for o in orders}
-    for cid, earlier_reason in _unsettled(engine).items():
-        if cid not in wanted and _settle(client, engine, cid, summary) is False:
-            reason = f"never reached the broker; not sent late (earlier: {earlier_reason})"
-            _set_status(engine, cid, "rejected", reason=reason)
-            summary.abandoned.append(cid)
-    earlier = _record_intents(engine, orders, mode)
-    checkpoint("recorded")
-    for order in orders:
-        cid = order.client_order_id
-        status = earlier.get(cid)
-        if status in ("submitted", "rejected"):
-            summary.already_done.append(cid)
-            continue
-        # An earlier run may have died after sending it: ask the broker before sending.
-        if status is not None and _settle(client, engine, cid, summary) is not False:
-            continue
-        _send(client, engine, order, summary, checkpoint)
+    outcomes = _Outcomes(engine)
+    try:
+        wanted = {o.client_order_id for o in orders}
+        for cid, earlier_reason in _unsettled(engine).items():
+            if cid not in wanted and _settle(client, outcomes, cid, summary) is False:
+                reason = f"never reached the broker; not sent late (earlier: {earlier_reason})"
+                outcomes.record(cid, "rejected", reason=reason)
+                summary.abandoned.append(cid)
+        outcomes.write()  # "not sent late" is a decision, not just an answer: it must stick
+        earlier = _record_intents(engine, orders, mode)
+        checkpoint("recorded")
+        for order in orders:
+            cid = order.client_order_id
+            status = earlier.get(cid)
+            if status in ("submitted", "rejected"):
+                summary.already_done.append(cid)
+                continue
+            # An earlier run may have died after sending it: ask the broker before sending.
+            if status is not None and _settle(client, outcomes, cid, summary) is not False:
+                continue
+            _send(client, outcomes, order, summary, checkpoint)
+    finally:
+        outcomes.write()
     return summary

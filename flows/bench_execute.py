@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import NAMESPACE_URL, uuid5
 
 from sqlalchemy import Engine, text
 
 from config.database import Connection, make_engine
 from config.settings import Settings
-from execution.orders import ApprovedOrder, approved_orders
+from execution.orders import ApprovedOrder, approved_orders, stand_in_table
 from execution.submit import submit_orders
 from ingestion.alpaca import trading_client
 from ingestion.http import AlpacaSession
@@ -29,15 +30,6 @@ MARKET_OPEN = datetime(2024, 3, 5, 15, 5, tzinfo=UTC)  # 10:05 New York
 LIMITER_OFF = 1_000_000_000  # requests per minute: never waits
 WINDOW = 60.0
 WARM_UP_ORDERS = 20
-APPROVED_ORDERS_TABLE = """
-create table marts.approved_orders (
-    client_order_id text not null, strategy text not null, symbol text not null,
-    side text not null, qty numeric not null, order_type text not null,
-    time_in_force text not null, limit_price numeric, decision_ts timestamptz not null,
-    as_of timestamptz not null, reference_price numeric not null, current_qty numeric not null,
-    target_qty numeric not null
-)
-"""
 
 
 @dataclass
@@ -105,14 +97,20 @@ def bench_orders(n: int) -> list[ApprovedOrder]:
         symbol = symbols[i % len(symbols)]
         orders.append(
             ApprovedOrder(
+                decision_id=uuid5(NAMESPACE_URL, f"bench/{symbol}/{decided.isoformat()}"),
                 client_order_id=f"bench-{symbol}-{decided:%Y%m%d%H%M}",
                 strategy="bench",
                 symbol=symbol,
                 side="buy",
                 qty=Decimal(1),
+                order_class="simple",
                 order_type="market",
                 time_in_force="day",
                 limit_price=None,
+                stop_price=None,
+                take_profit_price=None,
+                stop_loss_price=None,
+                cancel_open_exits=False,
                 decision_ts=decided,
                 as_of=MARKET_OPEN,
                 reference_price=Decimal(100),
@@ -126,16 +124,7 @@ def bench_orders(n: int) -> list[ApprovedOrder]:
 def _approve(engine: Engine, orders: list[ApprovedOrder]) -> None:
     """marts.approved_orders as a plain table shaped like its contract (setup, not measured)."""
     with engine.begin() as conn:
-        conn.execute(text("create schema if not exists marts"))
-        conn.execute(text(APPROVED_ORDERS_TABLE))
-        conn.execute(
-            text(
-                "insert into marts.approved_orders values (:client_order_id, :strategy, :symbol, "
-                ":side, :qty, :order_type, :time_in_force, :limit_price, :decision_ts, :as_of, "
-                ":reference_price, :current_qty, :target_qty)"
-            ),
-            [o.model_dump() for o in orders],
-        )
+        stand_in_table(conn, orders)
 
 
 def _timed(call: Callable[..., Any], add: Callable[[float], None]) -> Callable[..., Any]:

@@ -29,11 +29,13 @@ TERMINAL = ("filled", "canceled", "expired", "rejected", "replaced", "done_for_d
 
 UPSERT_ORDER = text(
     "insert into raw.orders (id, client_order_id, symbol, side, order_type, time_in_force, qty, "
-    "notional, filled_qty, filled_avg_price, limit_price, status, created_at, submitted_at, "
-    "updated_at, filled_at, canceled_at, expired_at, payload, synced_at) values (:id, "
-    ":client_order_id, :symbol, :side, :order_type, :time_in_force, :qty, :notional, :filled_qty, "
-    ":filled_avg_price, :limit_price, :status, :created_at, :submitted_at, :updated_at, "
-    ":filled_at, :canceled_at, :expired_at, cast(:payload as jsonb), now()) "
+    "notional, filled_qty, filled_avg_price, limit_price, stop_price, order_class, "
+    "parent_order_id, status, created_at, submitted_at, updated_at, filled_at, canceled_at, "
+    "expired_at, payload, synced_at) values (:id, :client_order_id, :symbol, :side, "
+    ":order_type, :time_in_force, :qty, "
+    ":notional, :filled_qty, :filled_avg_price, :limit_price, :stop_price, :order_class, "
+    ":parent_order_id, :status, :created_at, :submitted_at, :updated_at, :filled_at, "
+    ":canceled_at, :expired_at, cast(:payload as jsonb), now()) "
     "on conflict (id) do update set status = excluded.status, filled_qty = excluded.filled_qty, "
     "filled_avg_price = excluded.filled_avg_price, updated_at = excluded.updated_at, "
     "filled_at = excluded.filled_at, canceled_at = excluded.canceled_at, "
@@ -55,6 +57,11 @@ class OrderRecord(BaseModel):
     filled_qty: Decimal | None = None
     filled_avg_price: Decimal | None = None
     limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    order_class: str | None = None
+    parent_order_id: str | None = None
+    """Set on the exit legs of a bracket, oco or oto group: the entry's id (not an API field;
+    `with_legs` adds it when it lifts the legs out of their parent's `legs`)."""
     status: str = Field(min_length=1)
     created_at: AwareDatetime
     submitted_at: AwareDatetime
@@ -62,6 +69,19 @@ class OrderRecord(BaseModel):
     filled_at: AwareDatetime | None = None
     canceled_at: AwareDatetime | None = None
     expired_at: AwareDatetime | None = None
+
+
+def with_legs(records: Sequence[Any]) -> list[Any]:
+    """The orders of a nested listing with each group's exit legs lifted out after their entry,
+    each naming it as parent_order_id (their client_order_ids are the broker's, not ours)."""
+    flat: list[Any] = []
+    for record in records:
+        flat.append(record)
+        if isinstance(record, dict):
+            for leg in record.get("legs") or []:
+                if isinstance(leg, dict):
+                    flat.append({**leg, "parent_order_id": record.get("id")})
+    return flat
 
 
 def order_row(order: OrderRecord, payload: Any) -> dict[str, object]:
@@ -74,7 +94,8 @@ def order_row(order: OrderRecord, payload: Any) -> dict[str, object]:
 
 
 def land_orders(conn: Connection, records: Sequence[Any]) -> list[OrderRecord]:
-    """Upsert decoded orders, quarantining malformed ones; returns the orders landed."""
+    """Upsert decoded orders (legs already lifted out by `with_legs`), quarantining malformed
+    ones; returns the orders landed."""
     checked = check_records(OrderRecord, records, key_field="id")
     quarantine_records(conn, "order", ALPACA, checked.rejected)
     if checked.valid:
@@ -109,9 +130,10 @@ def sync_orders(client: TradingClient, engine: Engine) -> int:
             limit=PAGE_LIMIT,
             direction="asc",  # type: ignore[arg-type]
             after=after,
+            nested=True,  # a bracket's legs come inside their entry, which names them
         )
         page = fetch_records(client, "/orders", request.to_request_fields())
-        new = [r for r in page if record_key(r, "id") not in seen]
+        new = with_legs([r for r in page if record_key(r, "id") not in seen])
         landed: list[OrderRecord] = []
         if new:
             run = RunRecord("orders", ALPACA, {"after": after})

@@ -117,6 +117,50 @@ class Sizing(BaseModel):
         return self
 
 
+class OrderSpec(BaseModel):
+    """How the strategy's decisions reach the broker (offsets are fractions of the deciding
+    bar's close; every price is rounded to the broker's price increment, in the cautious way).
+
+    type (entries, i.e. buys): market; limit at close × (1 + limit_offset); stop triggering at
+    close × (1 + stop_offset); stop_limit, that stop with a limit limit_offset above it; or
+    bracket, a market entry whose exit legs (take profit at close × (1 + take_profit), stop loss
+    at close × (1 − stop_loss)) wait until it has filled. Exits the signal decides are market
+    orders, or limit at close × (1 − limit_offset) with exit_type limit; the open legs of the
+    strategy's bracket in that symbol are cancelled first.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["market", "limit", "stop", "stop_limit", "bracket"] = "market"
+    time_in_force: Literal["day", "gtc"] = "day"
+    exit_type: Literal["market", "limit"] = "market"
+    limit_offset: float | None = Field(default=None, ge=0, le=0.2)
+    stop_offset: float | None = Field(default=None, gt=0, le=0.2)
+    take_profit: float | None = Field(default=None, gt=0, le=1)
+    stop_loss: float | None = Field(default=None, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _prices_match_the_type(self) -> OrderSpec:
+        needed = {
+            "limit_offset": self.type in ("limit", "stop_limit") or self.exit_type == "limit",
+            "stop_offset": self.type in ("stop", "stop_limit"),
+            "take_profit": self.type == "bracket",
+            "stop_loss": self.type == "bracket",
+        }
+        for name, is_needed in needed.items():
+            value = getattr(self, name)
+            if is_needed and value is None:
+                raise ValueError(
+                    f"order.{name} is required for type {self.type}, exit_type {self.exit_type}"
+                )
+            if not is_needed and value is not None:
+                raise ValueError(
+                    f"order.{name} ({value:g}) does not apply to type {self.type}, "
+                    f"exit_type {self.exit_type}"
+                )
+        return self
+
+
 class StrategySpec(BaseModel):
     """One strategy: what it trades, on which bars, with which parameters and limits."""
 
@@ -129,6 +173,7 @@ class StrategySpec(BaseModel):
     parameters: dict[ParameterName, float] = Field(default_factory=dict)
     limits: StrategyLimits
     sizing: Sizing = Field(default_factory=Sizing)
+    order: OrderSpec = Field(default_factory=OrderSpec)
 
     @field_validator("timeframe")
     @classmethod

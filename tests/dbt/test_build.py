@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from config.database import Connection
+from execution.orders import CONTRACT
 from strategies.params import record_params
 from strategies.spec import load_specs
 
@@ -24,21 +25,6 @@ HOURS = 60
 # The shipped SMA crossover (sma_20 vs sma_50) trades the scenario's symbols, from the start.
 EQUITY = Decimal(9595)
 
-APPROVED_ORDERS_CONTRACT = [
-    ("client_order_id", "text", "NO"),
-    ("strategy", "text", "NO"),
-    ("symbol", "text", "NO"),
-    ("side", "text", "NO"),
-    ("qty", "numeric", "NO"),
-    ("order_type", "text", "NO"),
-    ("time_in_force", "text", "NO"),
-    ("limit_price", "numeric", "YES"),
-    ("decision_ts", "timestamp with time zone", "NO"),
-    ("as_of", "timestamp with time zone", "NO"),
-    ("reference_price", "numeric", "NO"),
-    ("current_qty", "numeric", "NO"),
-    ("target_qty", "numeric", "NO"),
-]
 
 
 def _closes(symbol: str) -> list[Decimal]:
@@ -117,7 +103,14 @@ def _approved_orders(engine: Engine) -> list[tuple]:
     with engine.connect() as conn:
         return [
             tuple(row)
-            for row in conn.execute(text("select * from marts.approved_orders order by symbol"))
+            for row in conn.execute(
+                text(
+                    "select client_order_id, strategy, symbol, side, qty, order_class, "
+                    "order_type, time_in_force, limit_price, stop_price, cancel_open_exits, "
+                    "decision_ts, as_of, reference_price, current_qty, target_qty "
+                    "from marts.approved_orders order by symbol"
+                )
+            )
         ]
 
 
@@ -242,9 +235,12 @@ def test_approved_orders_are_the_crossover_buy_and_the_flat_sell(scenario: Scena
             "BUYME",
             "buy",
             Decimal(buy_qty),
+            "simple",
             "market",
             "day",
             None,
+            None,
+            False,
             decision_ts,
             scenario.as_of,
             Decimal(400),
@@ -257,9 +253,12 @@ def test_approved_orders_are_the_crossover_buy_and_the_flat_sell(scenario: Scena
             "SELLME",
             "sell",
             Decimal(7),
+            "simple",
             "market",
             "day",
             None,
+            None,
+            False,
             decision_ts,
             scenario.as_of,
             Decimal("65.25"),
@@ -320,7 +319,7 @@ def test_approved_orders_contract_is_enforced(scenario: Scenario) -> None:
                 " order by ordinal_position"
             )
         ).all()
-    assert [tuple(c) for c in columns] == APPROVED_ORDERS_CONTRACT
+    assert [tuple(c) for c in columns] == CONTRACT
 
 
 def test_rerun_with_same_as_of_after_later_fills_gives_identical_orders(

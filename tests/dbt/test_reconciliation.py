@@ -1,14 +1,18 @@
 """A trade made at the broker behind our back halts trading at the next build, with the
-reconciliation row saying why; `trading resume` acknowledges it."""
+reconciliation row saying why; `trading resume` acknowledges it. A cycle's own fills, booked after
+the time its snapshot is stamped with, do not."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
+from alpaca.trading.enums import OrderSide, TimeInForce
+from alpaca.trading.requests import MarketOrderRequest
 from sqlalchemy import Engine, text
 
 from config.database import Connection
@@ -19,6 +23,8 @@ from ingestion.alpaca import trading_client
 from ingestion.fills import sync_fills
 from ingestion.orders import sync_orders
 from simulator.server import SimulatorHandle, running_simulator
+from strategies.params import record_params
+from strategies.spec import load_specs
 
 pytestmark = pytest.mark.integration
 
@@ -91,10 +97,16 @@ def test_an_external_trade_halts_the_next_cycle_until_resume(
             )
         ).all()
     # The position itself adds up (the external fill is synced); the fill is what is flagged.
+    # Equity agrees to the cent: the broker's cash plus our 5 AAPL at its price is its equity.
+    equity = rows[0]
     assert [tuple(r) for r in rows] == [
+        ("equity", "account", equity.broker, equity.broker, False),
         ("external_fill", "AAPL", 0, 5, True),
         ("position", "AAPL", 5, 5, False),
     ]
+    account = client.get_account()
+    assert equity.broker == Decimal(account.equity)  # type: ignore[union-attr]
+    assert equity.broker > Decimal(account.cash)  # type: ignore[union-attr]
     found = current_halt(module_engine)
     assert found is not None and "external_fill AAPL" in found.reason
 
@@ -102,3 +114,59 @@ def test_an_external_trade_halts_the_next_cycle_until_resume(
     build_at(dbt_ok, module_database, datetime.now(UTC))
     assert state(module_engine) == ("ACTIVE", None)
     assert current_halt(module_engine) is None
+
+
+def test_fills_of_each_cycle_after_its_time_do_not_halt(
+    fresh_database: Connection,
+    engine: Engine,
+    dbt_ok: DbtOk,
+    settings_for,  # type: ignore[no-untyped-def]
+) -> None:
+    # A cycle is stamped with the broker's time when it starts; its orders fill a minute later,
+    # then its sync lands the fills and snapshots the account under the cycle's stamp. AAPL
+    # trades in four cycles in a row: by fill time alone, each snapshot would lack its cycle's
+    # trade, and the position, the two cash windows and equity would all differ twice in a row.
+    (spec,) = [s for s in load_specs() if s.name == "sma_crossover"]
+    record_params(engine, [spec], MARKET_OPEN - timedelta(days=1))
+    trades = [(OrderSide.BUY, 3), (OrderSide.BUY, 2), (OrderSide.SELL, 1), (OrderSide.BUY, 4)]
+    cycles = [
+        (MARKET_OPEN + timedelta(hours=hour), side, qty) for hour, (side, qty) in enumerate(trades)
+    ]
+    with running_simulator(start=MARKET_OPEN, speed=0.0) as sim:
+        client = trading_client(settings_for(fresh_database, sim.url))
+        for cycle_at, side, qty in cycles:
+            moved = httpx.post(
+                f"{sim.url}/admin/clock",
+                json={"to": (cycle_at + timedelta(minutes=1)).isoformat()},
+            )
+            assert moved.status_code == 200, moved.text
+            client.submit_order(
+                MarketOrderRequest(
+                    symbol="AAPL",
+                    qty=qty,
+                    side=side,
+                    time_in_force=TimeInForce.DAY,
+                    client_order_id=f"sma_crossover-AAPL-{cycle_at:%H%M}",
+                )
+            )
+            sync_orders(client, engine)
+            assert sync_fills(client, engine) >= 1
+            snapshot_account(client, engine, cycle_at)
+        account = client.get_account()
+        cash = Decimal(account.cash)  # type: ignore[union-attr,arg-type]
+        equity = Decimal(account.equity)  # type: ignore[union-attr,arg-type]
+    build_at(dbt_ok, fresh_database, cycles[-1][0] + timedelta(minutes=5))
+
+    assert state(engine) == ("ACTIVE", None)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "select check_name, subject, ours, broker, is_mismatch from marts.reconciliation"
+                " order by check_name, subject"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("cash", "account", cash, cash, False),
+        ("equity", "account", equity, equity, False),
+        ("position", "AAPL", 8, 8, False),
+    ]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from uuid import NAMESPACE_URL, uuid5
 
 from execution.orders import ApprovedOrder
 
 DECIDED = datetime(2024, 3, 5, 14, tzinfo=UTC)
+MARKET_OPEN = datetime(2024, 3, 5, 15, 5, tzinfo=UTC)  # 10:05 New York, a Tuesday
 
 
 def approved(
@@ -15,14 +17,20 @@ def approved(
 ) -> ApprovedOrder:
     """A market day order as marts.approved_orders would carry it, with its deterministic id."""
     return ApprovedOrder(
+        decision_id=uuid5(NAMESPACE_URL, f"sma_crossover/{symbol}/{decided.isoformat()}/{side}"),
         client_order_id=f"sma_crossover-{symbol}-{decided:%Y%m%d%H%M}",
         strategy="sma_crossover",
         symbol=symbol,
         side=side,
         qty=Decimal(qty),
+        order_class="simple",
         order_type="market",
         time_in_force="day",
         limit_price=None,
+        stop_price=None,
+        take_profit_price=None,
+        stop_loss_price=None,
+        cancel_open_exits=False,
         decision_ts=decided,
         as_of=decided,
         reference_price=Decimal(100),

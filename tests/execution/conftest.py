@@ -1,45 +1,42 @@
-"""Execution fixtures: marts.approved_orders as a plain table shaped like its dbt contract."""
+"""Execution fixtures: a simulator in market hours, the project's trading client on it, and
+marts.approved_orders as a plain table shaped like its dbt contract."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import Engine, text
+from alpaca.trading.client import TradingClient
+from sqlalchemy import Engine
 
-from execution.orders import ApprovedOrder
+from config.database import Connection
+from execution.orders import ApprovedOrder, stand_in_table
+from ingestion.alpaca import trading_client
+from simulator.server import SimulatorHandle, running_simulator
+from tests.execution.approved import MARKET_OPEN
 
-# The columns and types of marts.approved_orders' enforced contract (tests/dbt/test_build.py
-# checks the built model against the same list); building the dbt project would take minutes.
-APPROVED_ORDERS_TABLE = """
-create table marts.approved_orders (
-    client_order_id text not null, strategy text not null, symbol text not null,
-    side text not null, qty numeric not null, order_type text not null,
-    time_in_force text not null, limit_price numeric, decision_ts timestamptz not null,
-    as_of timestamptz not null, reference_price numeric not null, current_qty numeric not null,
-    target_qty numeric not null
-)
-"""
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorHandle]:
+    """A simulator whose frozen clock stands inside a regular session."""
+    with running_simulator(start=MARKET_OPEN, speed=0.0) as handle:
+        yield handle
+
+
+@pytest.fixture
+def client(sim: SimulatorHandle, fresh_database: Connection, settings_for) -> TradingClient:  # type: ignore[no-untyped-def]
+    """The project's alpaca-py TradingClient pointed at the simulator."""
+    return trading_client(settings_for(fresh_database, sim.url))
 
 
 @pytest.fixture
 def approve(engine: Engine) -> Callable[[list[ApprovedOrder]], None]:
     """Replace the rows of marts.approved_orders, as a dbt build at a new as_of would."""
     with engine.begin() as conn:
-        conn.execute(text("create schema if not exists marts"))
-        conn.execute(text(APPROVED_ORDERS_TABLE))
+        stand_in_table(conn, [])
 
     def write(orders: list[ApprovedOrder]) -> None:
         with engine.begin() as conn:
-            conn.execute(text("delete from marts.approved_orders"))
-            if orders:
-                conn.execute(
-                    text(
-                        "insert into marts.approved_orders values (:client_order_id, :strategy, "
-                        ":symbol, :side, :qty, :order_type, :time_in_force, :limit_price, "
-                        ":decision_ts, :as_of, :reference_price, :current_qty, :target_qty)"
-                    ),
-                    [o.model_dump() for o in orders],
-                )
+            stand_in_table(conn, orders)
 
     return write

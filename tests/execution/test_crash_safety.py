@@ -69,9 +69,9 @@ def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     )
 
 
-def killed_at(env: dict[str, str], step: str) -> None:
-    """Run the executor until it SIGKILLs itself at `step`."""
-    process = start(env, str(CRASHING), step)
+def killed_at(env: dict[str, str], step: str, nth: int = 1) -> None:
+    """Run the executor until it SIGKILLs itself the `nth` time it reaches `step`."""
+    process = start(env, str(CRASHING), step, str(nth))
     output, _ = process.communicate(timeout=180)
     assert process.returncode == -signal.SIGKILL, output
 
@@ -174,4 +174,17 @@ def test_kill_after_the_answer_before_it_is_recorded_finds_the_order_on_rerun(
     output = rerun(env)
     assert "1 submitted" in output and "1 already done" in output
     assert posts(sim) == 2
+    assert_exactly_once(sim, engine)
+
+
+def test_kill_before_earlier_answers_are_written_finds_every_order_on_rerun(
+    env: dict[str, str], sim: SimulatorHandle, engine: Engine
+) -> None:
+    killed_at(env, "answered", nth=2)
+    assert sorted(broker_orders(sim)) == sorted(o.client_order_id for o in ORDERS)
+    # The first answer was held to be written with later ones, so the kill lost it too.
+    assert {s for s, _ in submissions(engine).values()} == {"pending"}
+    output = rerun(env)
+    assert "0 submitted" in output and "2 already done" in output
+    assert posts(sim) == 2  # both found by their ids, neither sent again
     assert_exactly_once(sim, engine)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from decimal import Decimal
-
 import pytest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
@@ -18,40 +14,12 @@ from execution.orders import ApprovedOrder
 from execution.submit import submit_orders
 from ingestion.alpaca import trading_client
 from simulator.faults import FaultRule
-from simulator.server import SimulatorHandle, running_simulator
-
-MARKET_OPEN = datetime(2024, 3, 5, 15, 5, tzinfo=UTC)  # 10:05 New York
-
-
-@pytest.fixture
-def sim() -> Iterator[SimulatorHandle]:
-    with running_simulator(start=MARKET_OPEN, speed=0.0) as handle:
-        yield handle
-
-
-@pytest.fixture
-def client(sim: SimulatorHandle, fresh_database: Connection, settings_for) -> TradingClient:  # type: ignore[no-untyped-def]
-    settings: Settings = settings_for(fresh_database, sim.url)
-    return trading_client(settings)
+from simulator.server import SimulatorHandle
+from tests.execution.approved import approved
 
 
 def order(symbol: str = "AAPL", qty: str = "10", side: str = "buy") -> ApprovedOrder:
-    decided = datetime(2024, 3, 5, 14, tzinfo=UTC)
-    return ApprovedOrder(
-        client_order_id=f"sma_crossover-{symbol}-202403051400",
-        strategy="sma_crossover",
-        symbol=symbol,
-        side=side,
-        qty=Decimal(qty),
-        order_type="market",
-        time_in_force="day",
-        limit_price=None,
-        decision_ts=decided,
-        as_of=MARKET_OPEN,
-        reference_price=Decimal("100"),
-        current_qty=Decimal(0),
-        target_qty=Decimal(qty),
-    )
+    return approved(symbol, int(qty), side)
 
 
 def broker_orders(client: TradingClient) -> list[str]:
@@ -244,3 +212,29 @@ def test_unsettled_intent_no_longer_approved_is_looked_up_and_never_sent_late(
         (placed.client_order_id, "submitted"),
         (lost.client_order_id, "rejected"),
     ]
+
+
+def test_interrupted_run_still_records_the_answers_received_before_it(
+    sim: SimulatorHandle, client: TradingClient, engine: Engine
+) -> None:
+    orders = [order("AAPL"), order("MSFT"), order("AMZN")]
+    answers = 0
+
+    def interrupt_at_the_third_answer(step: str) -> None:
+        nonlocal answers
+        answers += step == "answered"
+        if answers == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        submit_orders(client, engine, orders, "paper", interrupt_at_the_third_answer)
+    assert [(cid, status) for cid, status, _ in submissions(engine)] == [
+        ("sma_crossover-AAPL-202403051400", "submitted"),
+        ("sma_crossover-AMZN-202403051400", "pending"),  # placed, its answer not yet recorded
+        ("sma_crossover-MSFT-202403051400", "submitted"),
+    ]
+    rerun = submit_orders(client, engine, orders, "paper")
+    assert rerun.already_done == [o.client_order_id for o in orders]
+    assert posts(sim) == 3
+    assert broker_orders(client) == sorted(o.client_order_id for o in orders)
+    assert {status for _, status, _ in submissions(engine)} == {"submitted"}

@@ -15,10 +15,12 @@ from typer.testing import CliRunner
 
 from config.database import Connection
 from config.settings import Settings
+from execution.orders import stand_in_table
 from flows.cli import app
 from flows.pipeline import execute
 from ingestion.alpaca import trading_client
 from simulator.server import SimulatorHandle, running_simulator
+from tests.execution.approved import approved
 
 pytestmark = pytest.mark.integration
 
@@ -55,18 +57,7 @@ def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
 def approve_one_buy(engine: Engine) -> None:
     """marts.approved_orders as dbt leaves it, with one buy (its contract's columns)."""
     with engine.begin() as conn:
-        conn.execute(text("create schema if not exists marts"))
-        conn.execute(
-            text(
-                "create table marts.approved_orders as select"
-                " 'sma_crossover-AAPL-202403051400'::text as client_order_id,"
-                " 'sma_crossover'::text as strategy, 'AAPL'::text as symbol, 'buy'::text as side,"
-                " 3::numeric as qty, 'market'::text as order_type, 'day'::text as time_in_force,"
-                " null::numeric as limit_price, '2024-03-05 14:00+00'::timestamptz as decision_ts,"
-                " '2024-03-05 15:05+00'::timestamptz as as_of, 100::numeric as reference_price,"
-                " 0::numeric as current_qty, 3::numeric as target_qty"
-            )
-        )
+        stand_in_table(conn, [approved("AAPL", qty=3)])
 
 
 def posts(sim: SimulatorHandle) -> int:

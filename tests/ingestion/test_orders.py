@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide, TimeInForce
-from alpaca.trading.requests import MarketOrderRequest
+from alpaca.trading.enums import OrderClass, OrderSide, TimeInForce
+from alpaca.trading.requests import MarketOrderRequest, StopLossRequest, TakeProfitRequest
 from sqlalchemy import Engine, text
 
 from config.database import Connection
@@ -80,3 +81,40 @@ def test_malformed_order_is_quarantined_and_the_others_land(
             bad,
         )
     ]
+
+
+def test_bracket_legs_land_with_their_entry_as_parent(
+    trading: TradingClient, open_market: SimulatorHandle, engine: Engine
+) -> None:
+    price = open_market.simulator.market.quote("INTC", MARKET_OPEN).ask
+    take_at, stop_at = round(price * Decimal("1.5"), 2), round(price * Decimal("0.5"), 2)
+    entry = trading.submit_order(
+        MarketOrderRequest(
+            symbol="INTC",
+            qty=2,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            client_order_id="brk-INTC-202403051400-b",
+            order_class=OrderClass.BRACKET,
+            take_profit=TakeProfitRequest(limit_price=float(take_at)),
+            stop_loss=StopLossRequest(stop_price=float(stop_at)),
+        )
+    )
+    open_market.simulator.advance(1)
+    assert sync_orders(trading, engine) == 3
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "select client_order_id, order_class, parent_order_id, status, limit_price, "
+                "stop_price from raw.orders "
+                "order by parent_order_id nulls first, stop_price nulls first"
+            )
+        ).all()
+    entry_row, take_profit, stop_loss = rows
+    assert entry_row.client_order_id == "brk-INTC-202403051400-b"
+    assert (entry_row.order_class, entry_row.parent_order_id) == ("bracket", None)
+    assert entry_row.status == "filled"
+    assert {take_profit.parent_order_id, stop_loss.parent_order_id} == {str(entry.id)}
+    assert not take_profit.client_order_id.startswith("brk-")
+    assert (take_profit.status, stop_loss.status) == ("new", "held")
+    assert (take_profit.limit_price, stop_loss.stop_price) == (take_at, stop_at)

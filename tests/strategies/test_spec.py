@@ -56,6 +56,14 @@ def test_the_three_shipped_strategies_load_and_name_the_signal_models() -> None:
         ({"colour": "blue"}, "colour"),
         ({"sizing": "{method: volatility_target}"}, "sizing.annual_volatility is required"),
         ({"sizing": "{method: kelly}"}, "sizing.method"),
+        ({"order": "{type: limit}"}, "order.limit_offset is required for type limit"),
+        ({"order": "{type: stop_limit, limit_offset: 0.01}"}, "order.stop_offset is required"),
+        ({"order": "{type: bracket, take_profit: 0.05}"}, "order.stop_loss is required"),
+        ({"order": "{type: market, take_profit: 0.05}"}, "order.take_profit (0.05) does not apply"),
+        ({"order": "{exit_type: limit}"}, "order.limit_offset is required"),
+        ({"order": "{type: trailing_stop}"}, "order.type"),
+        ({"order": "{time_in_force: ioc}"}, "order.time_in_force"),
+        ({"order": "{type: bracket, take_profit: 0.05, stop_loss: 1.5}"}, "order.stop_loss"),
     ],
 )
 def test_bad_specs_are_refused_naming_file_and_field(
@@ -65,6 +73,22 @@ def test_bad_specs_are_refused_naming_file_and_field(
     with pytest.raises(ValueError, match=str(path)) as error:
         load_spec(path)
     assert message in str(error.value)
+
+
+def test_an_order_block_loads_with_what_its_type_needs(tmp_path: Path) -> None:
+    spec = load_spec(
+        write_spec(
+            tmp_path,
+            order="{type: bracket, time_in_force: gtc, take_profit: 0.05, stop_loss: 0.03}",
+        )
+    )
+    assert (spec.order.type, spec.order.time_in_force) == ("bracket", "gtc")
+    assert (spec.order.take_profit, spec.order.stop_loss, spec.order.exit_type) == (
+        0.05,
+        0.03,
+        "market",
+    )
+    assert load_spec(write_spec(tmp_path)).order.type == "market"
 
 
 def test_a_file_named_differently_from_its_strategy_is_refused(tmp_path: Path) -> None:

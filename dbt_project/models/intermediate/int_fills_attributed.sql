@@ -15,7 +15,8 @@ fills as (
 orders as (
     select
         order_id,
-        client_order_id
+        client_order_id,
+        parent_order_id
     from {{ ref('stg_alpaca__orders') }}
 ),
 
@@ -35,14 +36,23 @@ known_strategies as (
     select strategy from order_submissions
 ),
 
+{#-
+    A bracket's exit legs carry client_order_ids the broker made up: they belong to the
+    strategy of their entry order (parent_order_id), whose id carries our prefix.
+-#}
 fills_with_prefix as (
     select
         fills.*,
         orders.client_order_id,
-        substring(orders.client_order_id from '^([a-z][a-z0-9_]{0,30})-') as client_order_prefix
+        substring(
+            coalesce(entries.client_order_id, orders.client_order_id)
+            from '^([a-z][a-z0-9_]{0,30})-'
+        ) as client_order_prefix
     from fills
     left join orders
         on fills.order_id = orders.order_id
+    left join orders as entries
+        on orders.parent_order_id = entries.order_id
 ),
 
 attributed as (

@@ -1,5 +1,6 @@
 {%- set qty_tolerance = var('reconciliation_qty_tolerance') -%}
 {%- set cash_tolerance = var('reconciliation_cash_tolerance') -%}
+{%- set equity_tolerance = var('reconciliation_equity_tolerance') -%}
 
 with
 
@@ -10,22 +11,19 @@ decision_time as (
 account_snapshots as (
     select
         snapshot_at,
-        cash
+        cash,
+        equity,
+        ingested_at
     from {{ ref('stg_alpaca__account_snapshots') }}
-),
-
-state_events as (
-    select
-        recorded_at,
-        action
-    from {{ ref('stg_trading__state_events') }}
 ),
 
 position_snapshots as (
     select
         snapshot_at,
         symbol,
-        qty
+        qty,
+        market_value,
+        current_price
     from {{ ref('stg_alpaca__position_snapshots') }}
 ),
 
@@ -42,6 +40,13 @@ fills as (
     from {{ ref('int_fills_attributed') }}
 ),
 
+fill_landings as (
+    select
+        fill_id,
+        ingested_at
+    from {{ ref('stg_alpaca__fills') }}
+),
+
 order_submissions as (
     select
         client_order_id,
@@ -56,14 +61,74 @@ broker_orders as (
     from {{ ref('stg_alpaca__orders') }}
 ),
 
-{#- The two latest snapshots at or before as_of: a difference must be in both to count. #}
-recent_snapshots as (
+snapshots_so_far as (
     select
         account_snapshots.snapshot_at,
-        row_number() over (order by account_snapshots.snapshot_at desc) as recency
+        account_snapshots.ingested_at,
+        account_snapshots.cash,
+        account_snapshots.equity
     from account_snapshots
     cross join decision_time
     where account_snapshots.snapshot_at <= decision_time.as_of
+),
+
+{#-
+    Which fills a snapshot includes, for the position, cash and equity checks alike: those
+    stamped at or before it, and those we had landed before the snapshot was landed. A cycle
+    snapshots the account after its own orders filled (their fill times are later than the
+    cycle's time the snapshot is stamped with) and its sync lands those fills just before the
+    snapshot, so they count. By fill time alone every cycle's own trades would be missing from
+    its snapshot, and two trading cycles in a row would halt. So a fill counts from the earliest
+    snapshot landed after it, or from its fill time if that is earlier, and is in every snapshot
+    from then on: the checks can run over fills and snapshots in time order.
+-#}
+landing_events as (
+    select
+        ingested_at as landed_at,
+        0 as event_order,
+        snapshot_at,
+        cast(null as text) as fill_id
+    from snapshots_so_far
+    union all
+    select
+        ingested_at,
+        1,
+        null,
+        fill_id
+    from fill_landings
+),
+
+fills_landed_before as (
+    select
+        fill_id,
+        min(snapshot_at) over later_landings as first_snapshot_landed_after
+    from landing_events
+    window later_landings as (
+        order by landed_at desc, event_order rows between unbounded preceding and current row
+    )
+),
+
+{#-
+    One row per fill with the time it counts from: a snapshot includes the fills counted at or
+    before its time. A fill landed after every snapshot so far counts from its fill time.
+-#}
+counted_fills as (
+    select
+        fills.symbol,
+        fills.signed_qty,
+        fills.price,
+        least(fills.filled_at, fills_landed_before.first_snapshot_landed_after) as counted_at
+    from fills
+    left join fills_landed_before
+        on fills.fill_id = fills_landed_before.fill_id
+),
+
+{#- The two latest snapshots at or before as_of: a difference must be in both to count. -#}
+recent_snapshots as (
+    select
+        snapshot_at,
+        row_number() over (order by snapshot_at desc) as recency
+    from snapshots_so_far
 ),
 
 broker_positions as (
@@ -80,13 +145,13 @@ broker_positions as (
 fill_positions as (
     select
         recent_snapshots.recency,
-        fills.symbol,
-        sum(fills.signed_qty) as qty
-    from fills
+        counted_fills.symbol,
+        sum(counted_fills.signed_qty) as qty
+    from counted_fills
     inner join recent_snapshots
-        on fills.filled_at <= recent_snapshots.snapshot_at
+        on counted_fills.counted_at <= recent_snapshots.snapshot_at
     where recent_snapshots.recency <= 2
-    group by recent_snapshots.recency, fills.symbol
+    group by recent_snapshots.recency, counted_fills.symbol
 ),
 
 position_differences as (
@@ -103,9 +168,10 @@ position_differences as (
 ),
 
 {#-
-    A fill the broker booked just after a cycle's time (its orders fill while the cycle runs)
-    is in that snapshot but not in the fills up to it; it is in both at the next snapshot. So a
-    position only disagrees when it disagrees at the two latest snapshots.
+    A fill the broker booked after our sync and before the snapshot (an order still filling
+    while the cycle synced) is in that snapshot but not in the fills counted at it; it is in
+    both at the next snapshot. So a position only disagrees when it disagrees at the two latest
+    snapshots.
 -#}
 position_checks as (
     select
@@ -128,33 +194,32 @@ position_checks as (
 ),
 
 {#-
-    Cash, over every pair of snapshots two apart: the broker's cash must move by what all
-    synced fills paid and received in between (a fill stamped at a snapshot's time counts as in
-    it), within var reconciliation_cash_tolerance plus 0.1% of the value traded (fees). Two
-    snapshots apart, so a fill booked while a cycle ran (in one snapshot but stamped after it)
-    falls inside the next window; and a mismatch must show in two consecutive windows. Each
-    mismatch is kept with its snapshot time, so trading stays halted until a resume after it.
+    Cash, over every pair of snapshots two apart: the broker's cash must move by what the fills
+    counted in between paid and received (a fill counted at a snapshot's time is in it), within
+    var reconciliation_cash_tolerance plus 0.1% of the value traded (fees). Two snapshots apart,
+    so a fill the broker booked after our sync and before its snapshot (in that snapshot but
+    counted at the next) falls inside the next window; and a mismatch must show in two
+    consecutive windows. Each mismatch is kept with its snapshot time, so trading stays halted
+    until a resume after it.
 -#}
 cash_events as (
     select
-        fills.filled_at as at,
+        counted_fills.counted_at as at,
         1 as event_order,
-        -fills.signed_qty * fills.price as flow,
-        abs(fills.signed_qty * fills.price) as traded,
+        -counted_fills.signed_qty * counted_fills.price as flow,
+        abs(counted_fills.signed_qty * counted_fills.price) as traded,
         cast(null as numeric) as cash
-    from fills
+    from counted_fills
     cross join decision_time
-    where fills.filled_at <= decision_time.as_of
+    where counted_fills.counted_at <= decision_time.as_of
     union all
     select
-        account_snapshots.snapshot_at,
+        snapshot_at,
         2,
         0,
         0,
-        account_snapshots.cash
-    from account_snapshots
-    cross join decision_time
-    where account_snapshots.snapshot_at <= decision_time.as_of
+        cash
+    from snapshots_so_far
 ),
 
 cumulated as (
@@ -205,6 +270,163 @@ cash_checks as (
             differs and coalesce(lag(differs) over (order by snapshot_at), false) as is_mismatch
         from cash_differences
     ) as flagged
+    where is_mismatch or recency = 1
+),
+
+{#-
+    Equity: at every snapshot the broker's reported equity must be its cash plus the shares our
+    fills counted in it add up to, each valued at the broker's price for it at that snapshot.
+    Cash is the broker's own (the cash check compares its movement); this checks what the
+    positions are worth.
+-#}
+held_symbols as (
+    select distinct symbol
+    from counted_fills
+),
+
+{#-
+    Our shares of each symbol at every snapshot, running over fills and snapshots in time order
+    (a fill counted at a snapshot's time is in it), and the price of our latest fill before it:
+    the first row of each run since a fill (Postgres has no last_value ignore nulls).
+-#}
+holding_events as (
+    select
+        symbol,
+        counted_at as at,
+        0 as event_order,
+        signed_qty,
+        price
+    from counted_fills
+    union all
+    select
+        held_symbols.symbol,
+        snapshots_so_far.snapshot_at,
+        1,
+        0,
+        null
+    from snapshots_so_far
+    cross join held_symbols
+),
+
+holdings_running as (
+    select
+        *,
+        sum(signed_qty) over running as held,
+        count(price) over running as fills_so_far
+    from holding_events
+    window running as (
+        partition by symbol
+        order by at, event_order rows between unbounded preceding and current row
+    )
+),
+
+holdings_with_fill_price as (
+    select
+        *,
+        first_value(price) over (
+            partition by symbol, fills_so_far order by at, event_order
+        ) as last_fill_price
+    from holdings_running
+),
+
+broker_marks as (
+    select
+        snapshot_at,
+        symbol,
+        coalesce(current_price, market_value / nullif(qty, 0)) as mark
+    from position_snapshots
+),
+
+{#-
+    A symbol the broker does not list (it holds none: the position check flags that too) is
+    valued at our last fill price. One it lists without a price leaves the snapshot unvalued:
+    we do not invent the broker's price, so that snapshot is not checked.
+-#}
+valued_holdings as (
+    select
+        holdings_with_fill_price.at as snapshot_at,
+        holdings_with_fill_price.symbol,
+        holdings_with_fill_price.held,
+        case
+            when broker_marks.symbol is null then holdings_with_fill_price.last_fill_price
+            else broker_marks.mark
+        end as mark
+    from holdings_with_fill_price
+    left join broker_marks
+        on
+            holdings_with_fill_price.at = broker_marks.snapshot_at
+            and holdings_with_fill_price.symbol = broker_marks.symbol
+    where holdings_with_fill_price.event_order = 1 and holdings_with_fill_price.held <> 0
+),
+
+equity_valuations as (
+    select
+        snapshots_so_far.snapshot_at,
+        snapshots_so_far.cash,
+        snapshots_so_far.equity,
+        snapshots_so_far.cash
+        + coalesce(sum(valued_holdings.held * valued_holdings.mark), 0) as valued,
+        coalesce(sum(abs(valued_holdings.held * valued_holdings.mark)), 0) as gross,
+        string_agg(valued_holdings.symbol, ', ' order by valued_holdings.symbol)
+            filter (where valued_holdings.mark is null) as unpriced
+    from snapshots_so_far
+    left join valued_holdings
+        on snapshots_so_far.snapshot_at = valued_holdings.snapshot_at
+    group by snapshots_so_far.snapshot_at, snapshots_so_far.cash, snapshots_so_far.equity
+),
+
+{#-
+    Within var reconciliation_equity_tolerance plus 0.1% of the positions' value: the account and
+    the positions are two requests, and a price may tick between them. Like cash, a difference
+    must show at two consecutive snapshots to be a mismatch (a fill the broker booked between the
+    sync and the snapshot is in one snapshot only); each mismatch is kept with its time.
+-#}
+equity_differences as (
+    select
+        snapshot_at,
+        cash,
+        equity,
+        unpriced,
+        case when unpriced is null then round(valued, 2) end as ours,
+        unpriced is null
+        and abs(valued - equity) > {{ equity_tolerance }} + 0.001 * gross as differs,
+        row_number() over (order by snapshot_at desc) as recency
+    from equity_valuations
+),
+
+equity_flagged as (
+    select
+        *,
+        differs and coalesce(lag(differs) over (order by snapshot_at), false) as is_mismatch
+    from equity_differences
+),
+
+equity_checks as (
+    select
+        'equity' as check_name,
+        'account' as subject,
+        snapshot_at as detected_at,
+        ours,
+        equity as broker,
+        is_mismatch,
+        case
+            when unpriced is not null
+                then
+                    'the broker lists no price for ' || unpriced
+                    || ', which our fills hold: equity not checked at this snapshot'
+            else
+                'cash ' || round(cash, 2) || ' plus the shares our fills add up to at the '
+                || 'broker''s prices make ' || ours || ' USD; the broker reports '
+                || round(equity, 2) || ' USD of equity'
+                || case
+                    when is_mismatch
+                        then
+                            ', ' || round(abs(equity - ours), 2)
+                            || ' USD apart (at this snapshot and the one before)'
+                    else ''
+                end
+        end as detail
+    from equity_flagged
     where is_mismatch or recency = 1
 ),
 
@@ -283,6 +505,16 @@ checks as (
         is_mismatch,
         detail
     from cash_checks
+    union all
+    select
+        check_name,
+        subject,
+        detected_at,
+        ours,
+        broker,
+        is_mismatch,
+        detail
+    from equity_checks
 ),
 
 final as (

@@ -33,7 +33,14 @@ strategy_specs as (
         strategy,
         applies_from,
         effective_to,
-        max_positions
+        max_positions,
+        entry_order_type,
+        time_in_force,
+        exit_order_type,
+        limit_offset,
+        stop_offset,
+        take_profit,
+        stop_loss
     from {{ ref('stg_trading__strategy_params') }}
 ),
 
@@ -46,10 +53,20 @@ account_snapshots as (
 
 broker_orders as (
     select
+        order_id,
+        client_order_id,
+        parent_order_id,
         symbol,
         submitted_at,
         closed_at
     from {{ ref('stg_alpaca__orders') }}
+),
+
+assets as (
+    select
+        symbol,
+        is_fractionable
+    from {{ ref('stg_alpaca__assets') }}
 ),
 
 order_submissions as (
@@ -69,23 +86,18 @@ risk_limits as (
 
 broker_order_rules as (
     select
+        order_class,
         order_type,
         time_in_force,
         allows_fractional
     from {{ ref('broker_order_rules') }}
 ),
 
-{#- Every order is a market day order for now; the broker's rules must allow it. #}
-order_kind as (
+broker_price_increments as (
     select
-        cast('market' as text) as order_type,
-        cast('day' as text) as time_in_force,
-        exists (
-            select
-            from broker_order_rules
-            where broker_order_rules.order_type = 'market'
-                and broker_order_rules.time_in_force = 'day'
-        ) as broker_allows
+        min_price,
+        increment
+    from {{ ref('broker_price_increments') }}
 ),
 
 risk_policy as (
@@ -98,7 +110,8 @@ risk_policy as (
         min_order_value,
         max_order_value,
         loss_streak_trades,
-        loss_streak_cooldown_bars
+        loss_streak_cooldown_bars,
+        fractional_trading
     from {{ ref('risk_policy') }}
 ),
 
@@ -159,7 +172,14 @@ open_positions_per_strategy as (
 specs_as_of as (
     select
         strategy_specs.strategy,
-        strategy_specs.max_positions
+        strategy_specs.max_positions,
+        strategy_specs.entry_order_type,
+        strategy_specs.time_in_force,
+        strategy_specs.exit_order_type,
+        strategy_specs.limit_offset,
+        strategy_specs.stop_offset,
+        strategy_specs.take_profit,
+        strategy_specs.stop_loss
     from strategy_specs
     cross join decision_time
     where
@@ -235,10 +255,19 @@ equity_as_of as (
     limit 1
 ),
 
+{#-
+    Orders open at the broker at as_of, each with the client_order_id of its group: a bracket's
+    exit legs carry ids the broker made up, so they are known by their entry's.
+-#}
 broker_orders_open_as_of as (
-    select broker_orders.symbol
+    select
+        broker_orders.symbol,
+        broker_orders.parent_order_id is not null as is_exit_leg,
+        coalesce(entries.client_order_id, broker_orders.client_order_id) as group_client_order_id
     from broker_orders
     cross join decision_time
+    left join broker_orders as entries
+        on broker_orders.parent_order_id = entries.order_id
     where
         broker_orders.submitted_at < decision_time.as_of
         and (broker_orders.closed_at is null or broker_orders.closed_at >= decision_time.as_of)
@@ -253,10 +282,18 @@ submissions_open_as_of as (
         and order_submissions.is_open
 ),
 
-symbols_with_open_orders as (
-    select symbol from broker_orders_open_as_of
-    union
-    select symbol from submissions_open_as_of
+open_orders as (
+    select
+        symbol,
+        is_exit_leg,
+        group_client_order_id
+    from broker_orders_open_as_of
+    union all
+    select
+        symbol,
+        false,
+        null
+    from submissions_open_as_of
 ),
 
 decision_inputs as (
@@ -268,11 +305,16 @@ decision_inputs as (
         equity_as_of.equity,
         coalesce(symbol_limits.max_position_value, default_limits.max_position_value)
             as max_position_value,
-        symbols_with_open_orders.symbol is not null as has_open_order,
+        specs_as_of.entry_order_type,
+        specs_as_of.time_in_force,
+        specs_as_of.exit_order_type,
+        specs_as_of.limit_offset,
+        specs_as_of.stop_offset,
+        specs_as_of.take_profit,
+        specs_as_of.stop_loss,
         trading_state.state as trading_state,
-        order_kind.order_type,
-        order_kind.time_in_force,
-        order_kind.broker_allows,
+        policy_as_of.fractional_trading,
+        coalesce(assets.is_fractionable, false) as is_fractionable,
         policy_as_of.max_position_weight,
         policy_as_of.max_gross_exposure,
         policy_as_of.max_net_exposure,
@@ -286,7 +328,6 @@ decision_inputs as (
             + policy_as_of.loss_streak_cooldown_bars * {{ timeframe_interval('deciding_bars.timeframe') }}
             as cooldown_until
     from deciding_bars
-    cross join order_kind
     cross join trading_state
     cross join account_exposure
     left join policy_as_of
@@ -307,14 +348,26 @@ decision_inputs as (
         on deciding_bars.symbol = symbol_limits.symbol
     left join risk_limits as default_limits
         on default_limits.symbol = '*'
-    left join symbols_with_open_orders
-        on deciding_bars.symbol = symbols_with_open_orders.symbol
+    left join assets
+        on deciding_bars.symbol = assets.symbol
 ),
 
+{#-
+    Entries (buys) use the spec's order type, a bracket being a market entry with exit legs;
+    exits use its exit type. Every order of a strategy has its time in force.
+-#}
 candidate_orders as (
     select
         *,
         case when in_position then 'buy' else 'sell' end as side,
+        case
+            when in_position and entry_order_type = 'bracket' then 'bracket' else 'simple'
+        end as order_class,
+        case
+            when not in_position then exit_order_type
+            when entry_order_type = 'bracket' then 'market'
+            else entry_order_type
+        end as order_type,
         target_weight * equity as wanted_value,
         {#- least() skips nulls: a missing policy value is no cap. #}
         least(max_position_value, max_position_weight * equity, max_order_value) as cap_value
@@ -324,27 +377,101 @@ candidate_orders as (
         or (not in_position and current_qty > 0)
 ),
 
+{#-
+    Open orders in the symbol block a new one, except, for an exit, the live legs of the
+    strategy's own bracket there: the executor cancels those first (cancel_open_exits).
+-#}
+with_open_orders as (
+    select
+        candidate_orders.*,
+        broker_order_rules.order_type is not null as broker_allows,
+        coalesce(
+            broker_order_rules.allows_fractional and candidate_orders.fractional_trading
+            and candidate_orders.is_fractionable,
+            false
+        ) as is_fractional,
+        exists (
+            select
+            from open_orders
+            where
+                open_orders.symbol = candidate_orders.symbol
+                and not (
+                    candidate_orders.side = 'sell' and open_orders.is_exit_leg
+                    and open_orders.group_client_order_id
+                    like candidate_orders.strategy || '-' || candidate_orders.symbol || '-%'
+                )
+        ) as has_open_order,
+        candidate_orders.side = 'sell' and exists (
+            select
+            from open_orders
+            where
+                open_orders.symbol = candidate_orders.symbol
+                and open_orders.is_exit_leg
+                and open_orders.group_client_order_id
+                like candidate_orders.strategy || '-' || candidate_orders.symbol || '-%'
+        ) as cancel_open_exits
+    from candidate_orders
+    left join broker_order_rules
+        on
+            candidate_orders.order_class = broker_order_rules.order_class
+            and candidate_orders.order_type = broker_order_rules.order_type
+            and candidate_orders.time_in_force = broker_order_rules.time_in_force
+),
+
+{#- Whole shares, or millionths of one where fractional trading is allowed. #}
 sized_orders as (
     select
         *,
         case
             when side = 'sell' then 0
             when equity is not null and max_position_value is not null
-                then floor(least(wanted_value, cap_value) / nullif(reference_price, 0))
+                then floor(least(wanted_value, cap_value) / nullif(reference_price, 0) / qty_step)
+                * qty_step
         end as target_qty,
         case
             when side = 'buy'
-                then floor(wanted_value / nullif(reference_price, 0))
+                then floor(wanted_value / nullif(reference_price, 0) / qty_step) * qty_step
             else 0
         end as proposed_qty
-    from candidate_orders
+    from (
+        select
+            *,
+            case when is_fractional then 0.000001 else 1 end as qty_step
+        from with_open_orders
+    ) as stepped
 ),
 
+{#-
+    Prices from the deciding close, rounded the cautious way onto the broker's increment: a buy
+    limit or stop-loss down, a sell limit, buy stop or take-profit up.
+-#}
 ordered as (
     select
         *,
         abs(target_qty - current_qty) as qty,
-        abs(target_qty - current_qty) * reference_price as order_value
+        abs(target_qty - current_qty) * reference_price as order_value,
+        case
+            when order_type = 'limit' and side = 'buy'
+                then {{ price_on_increment('reference_price * (1 + limit_offset)', 'down') }}
+            when order_type = 'limit'
+                then {{ price_on_increment('reference_price * (1 - limit_offset)', 'up') }}
+            when order_type = 'stop_limit'
+                then {{ price_on_increment(
+                    'reference_price * (1 + stop_offset) * (1 + limit_offset)', 'down'
+                ) }}
+        end as limit_price,
+        case
+            when order_type in ('stop', 'stop_limit')
+                then {{ price_on_increment('reference_price * (1 + stop_offset)', 'up') }}
+        end as stop_price,
+        case
+            when order_class = 'bracket'
+                then {{ price_on_increment('reference_price * (1 + take_profit)', 'up') }}
+        end as take_profit_price,
+        case
+            when order_class = 'bracket'
+                then {{ price_on_increment('reference_price * (1 - stop_loss)', 'down') }}
+        end as stop_loss_price
     from sized_orders
 ),
 
@@ -416,8 +543,8 @@ reviewed as (
                         side = 'buy' and net_value + buy_value_so_far > max_net_exposure * equity
                         then 'max_net_exposure'
                 end,
-                case when qty is null or qty < 1 then 'qty_below_one' end,
-                case when qty <> floor(qty) then 'fractional_qty' end,
+                case when qty is null or qty < qty_step then 'qty_below_one' end,
+                case when qty <> floor(qty) and not is_fractional then 'fractional_qty' end,
                 case when side = 'buy' and order_value < min_order_value then 'min_order_value' end
             ],
             null
@@ -442,6 +569,9 @@ reviewed as (
 final as (
     select
         cast(
+            md5(strategy || '|' || symbol || '|' || extract(epoch from ts) || '|' || side) as uuid
+        ) as decision_id,
+        cast(
             strategy || '-' || symbol || '-' || to_char(ts at time zone 'UTC', 'YYYYMMDDHH24MI')
             || '-' || left(side, 1)
             as text
@@ -452,9 +582,14 @@ final as (
         cast(signal as text) as signal,
         cast(side as text) as side,
         cast(qty as numeric) as qty,
+        cast(order_class as text) as order_class,
         cast(order_type as text) as order_type,
         cast(time_in_force as text) as time_in_force,
-        cast(null as numeric) as limit_price,
+        cast(limit_price as numeric) as limit_price,
+        cast(stop_price as numeric) as stop_price,
+        cast(take_profit_price as numeric) as take_profit_price,
+        cast(stop_loss_price as numeric) as stop_loss_price,
+        cast(cancel_open_exits as boolean) as cancel_open_exits,
         cast(ts as timestamptz) as decision_ts,
         cast(decision_at as timestamptz) as decision_at,
         cast(as_of as timestamptz) as as_of,

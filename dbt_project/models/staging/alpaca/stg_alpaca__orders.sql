@@ -13,6 +13,9 @@ source as (
         filled_qty,
         filled_avg_price,
         limit_price,
+        stop_price,
+        order_class,
+        parent_order_id,
         status,
         created_at,
         submitted_at,
@@ -37,6 +40,9 @@ renamed as (
         cast(filled_qty as numeric) as filled_qty,
         cast(filled_avg_price as numeric) as filled_avg_price,
         cast(limit_price as numeric) as limit_price,
+        cast(stop_price as numeric) as stop_price,
+        cast(coalesce(nullif(order_class, ''), 'simple') as text) as order_class,
+        cast(parent_order_id as text) as parent_order_id,
         cast(status as text) as status,
         cast(
             status not in {{ in_list(closed_order_statuses()) }}

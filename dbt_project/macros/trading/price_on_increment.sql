@@ -1,0 +1,19 @@
+{% macro price_on_increment(price, rounding, increments='broker_price_increments') -%}
+    {#- The increment in force at the unrounded price: the row with the largest min_price not above it. -#}
+    {%- set increment -%}
+        (
+            select {{ increments }}.increment
+            from {{ increments }}
+            where {{ increments }}.min_price <= {{ price }}
+            order by {{ increments }}.min_price desc
+            limit 1
+        )
+    {%- endset -%}
+    {%- if rounding == 'down' -%}
+        (floor({{ price }} / {{ increment }}) * {{ increment }})
+    {%- elif rounding == 'up' -%}
+        (ceil({{ price }} / {{ increment }}) * {{ increment }})
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("price_on_increment: rounding must be 'down' or 'up', got '" ~ rounding ~ "'") }}
+    {%- endif -%}
+{%- endmacro %}
