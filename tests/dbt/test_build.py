@@ -26,7 +26,6 @@ HOURS = 60
 EQUITY = Decimal(9595)
 
 
-
 def _closes(symbol: str) -> list[Decimal]:
     """Hourly closes: BUYME falls then jumps on the last bar (sma_20 crosses above sma_50);
     SELLME and HOLD keep falling / rising."""
