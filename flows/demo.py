@@ -14,6 +14,7 @@ import exchange_calendars as xcals
 import httpx
 import pandas as pd
 from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.models import Order
 from alpaca.trading.requests import GetOrdersRequest
 from rich.console import Console
 from rich.table import Table
@@ -99,7 +100,7 @@ def _count(engine: Engine, sql: str) -> int:
 
 
 def _summary_table(
-    engine: Engine, sim_orders: int, last: CycleSummary | None, cycles: int
+    engine: Engine, sim_orders: str, last: CycleSummary | None, cycles: int
 ) -> Table:
     table = Table(title="demo summary", show_header=False)
     with engine.connect() as conn:
@@ -137,7 +138,7 @@ def _summary_table(
         ("order decisions (last cycle)", decisions or "none"),
         ("orders submitted", str(statuses.get("submitted", 0))),
         ("orders rejected", str(statuses.get("rejected", 0))),
-        ("orders the simulator holds", str(sim_orders)),
+        ("orders the simulator holds", sim_orders),
         ("fills", str(_count(engine, "select count(*) from raw.fills"))),
         ("final equity", f"${float(equity):,.2f}" if equity is not None else "n/a"),
     ]
@@ -232,16 +233,21 @@ def run_demo(
                 f"orders {len(last.submitted)}  fills +{last.fills_new}  "
                 f"equity {float(last.equity or 0):,.2f}  {time.monotonic() - began:.1f}s"
             )
-        held = trading_client(demo_settings).get_orders(
-            GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500)
+        # Nested: each bracket's exit legs (ids the broker made up) inside their entry.
+        held: list[Order] = trading_client(demo_settings).get_orders(  # type: ignore[assignment]
+            GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500, nested=True)
         )
-        sim_orders = sorted(o.client_order_id for o in held)  # type: ignore[union-attr]
+        sim_orders = sorted(o.client_order_id for o in held)
+        legs = sum(len(o.legs or []) for o in held)
         if not hours:
             console.print(
                 f"every demo hour was already run (simulated clock at {resumed_at:%Y-%m-%d %H:%M} "
                 "UTC): nothing new to do"
             )
-        console.print(_summary_table(engine, len(sim_orders), last, len(hours)))
+        held_text = (
+            f"{len(sim_orders)} (and {legs} bracket exit legs)" if legs else str(len(sim_orders))
+        )
+        console.print(_summary_table(engine, held_text, last, len(hours)))
         engine.dispose()
     console.print("open the dashboard: [bold]make dashboard[/] (or `trading dashboard`)")
     return DemoResult(cycles=len(hours), backfill_landed=total.landed, simulator_orders=sim_orders)

@@ -71,8 +71,13 @@ def test_short_demo_trades_once_per_decision_and_a_rerun_duplicates_nothing(
             .scalars()
             .all()
         )
+        # Bracket exit legs fill as orders of their own; each of our orders filled once.
         filled_orders = conn.execute(
-            text("select count(distinct order_id) from raw.fills")
+            text(
+                "select count(distinct fills.order_id) from raw.fills"
+                " join raw.orders on raw.orders.id = fills.order_id"
+                " where raw.orders.parent_order_id is null"
+            )
         ).scalar_one()
     console.file.flush()
     printed = (tmp_path / "demo.log").read_text()

@@ -47,7 +47,8 @@ fills_with_prefix as (
         substring(
             coalesce(entries.client_order_id, orders.client_order_id)
             from '^([a-z][a-z0-9_]{0,30})-'
-        ) as client_order_prefix
+        ) as client_order_prefix,
+        orders.parent_order_id is not null as is_bracket_exit
     from fills
     left join orders
         on fills.order_id = orders.order_id
@@ -62,6 +63,7 @@ attributed as (
         fills_with_prefix.client_order_id,
         coalesce(known_strategies.strategy, 'external') as strategy,
         known_strategies.strategy is null as is_external,
+        fills_with_prefix.is_bracket_exit,
         fills_with_prefix.symbol,
         fills_with_prefix.side,
         fills_with_prefix.signed_qty,

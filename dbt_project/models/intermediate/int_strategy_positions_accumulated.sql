@@ -7,7 +7,8 @@ fills as (
         symbol,
         signed_qty,
         price,
-        filled_at
+        filled_at,
+        is_bracket_exit
     from {{ ref('int_fills_attributed') }}
 ),
 
@@ -90,7 +91,8 @@ final as (
         realized_pl,
         cumulative_realized_pl,
         round_trip_number,
-        closes_round_trip
+        closes_round_trip,
+        is_bracket_exit
     from round_trips
 )
 

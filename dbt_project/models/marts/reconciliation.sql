@@ -40,13 +40,6 @@ fills as (
     from {{ ref('int_fills_attributed') }}
 ),
 
-fill_landings as (
-    select
-        fill_id,
-        ingested_at
-    from {{ ref('stg_alpaca__fills') }}
-),
-
 order_submissions as (
     select
         client_order_id,
@@ -61,10 +54,20 @@ broker_orders as (
     from {{ ref('stg_alpaca__orders') }}
 ),
 
+{#-
+    A snapshot is stamped with its cycle's time but taken when it was landed, after the
+    cycle's own orders filled; it cannot have been taken later than var
+    reconciliation_capture_minutes after its stamp (a cycle takes a minute or two), which also
+    bounds snapshots landed long after their time (a backfill, a test data set).
+-#}
 snapshots_so_far as (
     select
         account_snapshots.snapshot_at,
-        account_snapshots.ingested_at,
+        least(
+            account_snapshots.ingested_at,
+            account_snapshots.snapshot_at
+            + interval '1 minute' * {{ var('reconciliation_capture_minutes') }}
+        ) as captured_at,
         account_snapshots.cash,
         account_snapshots.equity
     from account_snapshots
@@ -74,53 +77,52 @@ snapshots_so_far as (
 
 {#-
     Which fills a snapshot includes, for the position, cash and equity checks alike: those
-    stamped at or before it, and those we had landed before the snapshot was landed. A cycle
-    snapshots the account after its own orders filled (their fill times are later than the
-    cycle's time the snapshot is stamped with) and its sync lands those fills just before the
-    snapshot, so they count. By fill time alone every cycle's own trades would be missing from
-    its snapshot, and two trading cycles in a row would halt. So a fill counts from the earliest
-    snapshot landed after it, or from its fill time if that is earlier, and is in every snapshot
-    from then on: the checks can run over fills and snapshots in time order.
+    filled before it was taken (captured_at). A cycle snapshots the account after its own
+    orders filled, later than the cycle's time the snapshot is stamped with: by the stamp alone
+    every cycle's own trades would be missing from its snapshot, and two trading cycles in a
+    row would halt. So a fill counts from the earliest-stamped snapshot taken after it, or from
+    its fill time if that is earlier, and is in every snapshot from then on: the checks can run
+    over fills and snapshots in time order.
 -#}
-landing_events as (
+capture_events as (
     select
-        ingested_at as landed_at,
+        captured_at as at,
         0 as event_order,
         snapshot_at,
         cast(null as text) as fill_id
     from snapshots_so_far
     union all
     select
-        ingested_at,
+        filled_at,
         1,
         null,
         fill_id
-    from fill_landings
+    from fills
 ),
 
-fills_landed_before as (
+fills_captured_by as (
     select
         fill_id,
-        min(snapshot_at) over later_landings as first_snapshot_landed_after
-    from landing_events
-    window later_landings as (
-        order by landed_at desc, event_order rows between unbounded preceding and current row
+        min(snapshot_at) over later_captures as first_snapshot_taken_after
+    from capture_events
+    window later_captures as (
+        order by at desc, event_order rows between unbounded preceding and current row
     )
 ),
 
 {#-
     One row per fill with the time it counts from: a snapshot includes the fills counted at or
-    before its time. A fill landed after every snapshot so far counts from its fill time.
+    before its time. A fill after every snapshot so far counts from its fill time.
 -#}
 counted_fills as (
     select
         fills.symbol,
         fills.signed_qty,
         fills.price,
-        least(fills.filled_at, fills_landed_before.first_snapshot_landed_after) as counted_at
+        least(fills.filled_at, fills_captured_by.first_snapshot_taken_after) as counted_at
     from fills
-    left join fills_landed_before
-        on fills.fill_id = fills_landed_before.fill_id
+    left join fills_captured_by
+        on fills.fill_id = fills_captured_by.fill_id
 ),
 
 {#- The two latest snapshots at or before as_of: a difference must be in both to count. -#}

@@ -24,7 +24,8 @@ strategy_positions as (
         filled_at,
         position_qty,
         closed_qty,
-        realized_pl
+        realized_pl,
+        is_bracket_exit
     from {{ ref('int_strategy_positions_accumulated') }}
 ),
 
@@ -144,6 +145,51 @@ deciding_bars as (
         {#- Older signals would be rejected as stale anyway; the bound keeps this cheap. #}
         and signals.decision_at > decision_time.as_of - interval '7 days'
     order by signals.strategy asc, signals.symbol asc, signals.decision_at desc, signals.ts desc
+),
+
+{#-
+    A bracket's take-profit or stop-loss leg closed the position after the signal's latest
+    entry (its newest buy bar): the signal still wants the position, but re-buying at once
+    would undo the exit. The strategy waits for its next entry. Entries older than the 7 days
+    looked at count as before the exit.
+-#}
+latest_entries as (
+    select
+        signals.strategy,
+        signals.symbol,
+        max(signals.decision_at) as entered_at
+    from signals
+    cross join decision_time
+    where
+        signals.signal = 'buy'
+        and signals.decision_at <= decision_time.as_of
+        and signals.decision_at > decision_time.as_of - interval '7 days'
+    group by signals.strategy, signals.symbol
+),
+
+bracket_exits as (
+    select
+        strategy_positions.strategy,
+        strategy_positions.symbol,
+        max(strategy_positions.filled_at) as exited_at
+    from strategy_positions
+    cross join decision_time
+    where
+        strategy_positions.is_bracket_exit
+        and strategy_positions.filled_at < decision_time.as_of
+    group by strategy_positions.strategy, strategy_positions.symbol
+),
+
+exited_since_entry as (
+    select
+        bracket_exits.strategy,
+        bracket_exits.symbol
+    from bracket_exits
+    left join latest_entries
+        on
+            bracket_exits.strategy = latest_entries.strategy
+            and bracket_exits.symbol = latest_entries.symbol
+    where latest_entries.entered_at is null or latest_entries.entered_at <= bracket_exits.exited_at
 ),
 
 positions_as_of as (
@@ -315,6 +361,7 @@ decision_inputs as (
         trading_state.state as trading_state,
         policy_as_of.fractional_trading,
         coalesce(assets.is_fractionable, false) as is_fractionable,
+        exited_since_entry.symbol is not null as exited_by_bracket,
         policy_as_of.max_position_weight,
         policy_as_of.max_gross_exposure,
         policy_as_of.max_net_exposure,
@@ -350,6 +397,10 @@ decision_inputs as (
         on default_limits.symbol = '*'
     left join assets
         on deciding_bars.symbol = assets.symbol
+    left join exited_since_entry
+        on
+            deciding_bars.strategy = exited_since_entry.strategy
+            and deciding_bars.symbol = exited_since_entry.symbol
 ),
 
 {#-
@@ -526,6 +577,7 @@ reviewed as (
                 case
                     when side = 'buy' and decision_at < cooldown_until then 'loss_streak_cooldown'
                 end,
+                case when side = 'buy' and exited_by_bracket then 'exited_by_bracket' end,
                 case
                     when
                         side = 'buy'
