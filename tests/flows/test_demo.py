@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 
 from config.database import Connection
 from config.settings import Settings
-from flows.demo import cycle_times, demo_window, run_demo
+from flows.demo import DEMO_ENV, cycle_times, demo_window, run_demo
 
 TODAY = datetime(2024, 3, 12, 12, tzinfo=UTC)  # a Tuesday; the demo runs Monday 2024-03-11
 
@@ -22,6 +22,31 @@ def table_counts(engine: Engine) -> dict[str, int]:
             name: int(conn.execute(text(f"select count(*) from {name}")).scalar_one())  # noqa: S608
             for name in ("raw.bars", "raw.order_submissions", "raw.fills", "marts.signals")
         }
+
+
+def rows_holding(engine: Engine, needle: str) -> list[str]:
+    """Every table column, in our schemas, with a value containing `needle` (as text)."""
+    with engine.connect() as conn:
+        columns = conn.execute(
+            text(
+                "select table_schema, table_name, column_name from information_schema.columns"
+                " join information_schema.tables using (table_schema, table_name)"
+                " where table_type = 'BASE TABLE'"
+                " and table_schema in ('raw', 'staging', 'intermediate', 'marts')"
+                " and data_type in ('text', 'character varying', 'jsonb', 'json')"
+            )
+        ).all()
+        return [
+            f"{schema}.{table}.{column}"
+            for schema, table, column in columns
+            if conn.execute(
+                text(
+                    f'select exists (select from "{schema}"."{table}"'  # noqa: S608
+                    f' where "{column}"::text like :n)'
+                ),
+                {"n": f"%{needle}%"},
+            ).scalar_one()
+        ]
 
 
 def test_demo_window_ends_before_today_and_cycles_run_on_the_hour_at_minute_5() -> None:
@@ -84,6 +109,10 @@ def test_short_demo_trades_once_per_decision_and_a_rerun_duplicates_nothing(
     assert "trading state (last cycle)" in printed and "ACTIVE" in printed
     assert "order decisions (last cycle)" in printed
     assert submitted, "the demo placed no order"
+    assert "raw.order_submissions.client_order_id" in rows_holding(engine, submitted[0])
+    for key in (DEMO_ENV["ALPACA_API_KEY"], DEMO_ENV["ALPACA_SECRET_KEY"]):
+        assert key not in printed
+        assert rows_holding(engine, key) == [], f"{key} was written to the database"
     assert first.simulator_orders == submitted
     assert filled_orders == len(submitted)
 
