@@ -11,8 +11,8 @@ from alpaca.trading.requests import GetOrdersRequest
 from loguru import logger
 
 from execution.orders import ApprovedOrder
+from ingestion.orders import TERMINAL
 
-FINAL = {"filled", "canceled", "expired", "rejected", "replaced", "done_for_day"}
 GONE = (404, 422)  # unknown, or no longer cancelable (filled, or canceled with its partner)
 
 
@@ -30,7 +30,7 @@ def cancel_open_exits(client: TradingClient, order: ApprovedOrder) -> list[str]:
         if not entry.client_order_id.startswith(prefix):
             continue
         for leg in entry.legs or []:
-            if leg.status.value in FINAL:
+            if leg.status.value in TERMINAL:
                 continue
             try:
                 client.cancel_order_by_id(leg.id)

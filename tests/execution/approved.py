@@ -13,27 +13,34 @@ MARKET_OPEN = datetime(2024, 3, 5, 15, 5, tzinfo=UTC)  # 10:05 New York, a Tuesd
 
 
 def approved(
-    symbol: str, qty: int = 1, side: str = "buy", decided: datetime = DECIDED
+    symbol: str,
+    qty: int = 1,
+    side: str = "buy",
+    decided: datetime = DECIDED,
+    strategy: str = "sma_crossover",
+    **fields: object,
 ) -> ApprovedOrder:
-    """A market day order as marts.approved_orders would carry it, with its deterministic id."""
-    return ApprovedOrder(
-        decision_id=uuid5(NAMESPACE_URL, f"sma_crossover/{symbol}/{decided.isoformat()}/{side}"),
-        client_order_id=f"sma_crossover-{symbol}-{decided:%Y%m%d%H%M}",
-        strategy="sma_crossover",
-        symbol=symbol,
-        side=side,
-        qty=Decimal(qty),
-        order_class="simple",
-        order_type="market",
-        time_in_force="day",
-        limit_price=None,
-        stop_price=None,
-        take_profit_price=None,
-        stop_loss_price=None,
-        cancel_open_exits=False,
-        decision_ts=decided,
-        as_of=decided,
-        reference_price=Decimal(100),
-        current_qty=Decimal(0),
-        target_qty=Decimal(qty),
-    )
+    """A market day order as marts.approved_orders would carry it, with its deterministic id;
+    `fields` replace columns (another order type and its prices, another id)."""
+    values: dict[str, object] = {
+        "decision_id": uuid5(NAMESPACE_URL, f"{strategy}/{symbol}/{decided.isoformat()}/{side}"),
+        "client_order_id": f"{strategy}-{symbol}-{decided:%Y%m%d%H%M}",
+        "strategy": strategy,
+        "symbol": symbol,
+        "side": side,
+        "qty": Decimal(qty),
+        "order_class": "simple",
+        "order_type": "market",
+        "time_in_force": "day",
+        "limit_price": None,
+        "stop_price": None,
+        "take_profit_price": None,
+        "stop_loss_price": None,
+        "cancel_open_exits": False,
+        "decision_ts": decided,
+        "as_of": decided,
+        "reference_price": Decimal(100),
+        "current_qty": Decimal(0 if side == "buy" else qty),
+        "target_qty": Decimal(qty if side == "buy" else 0),
+    }
+    return ApprovedOrder.model_validate({**values, **fields})

@@ -4,6 +4,7 @@ marts.approved_orders as a plain table shaped like its dbt contract."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from alpaca.trading.client import TradingClient
@@ -27,6 +28,24 @@ def sim() -> Iterator[SimulatorHandle]:
 def client(sim: SimulatorHandle, fresh_database: Connection, settings_for) -> TradingClient:  # type: ignore[no-untyped-def]
     """The project's alpaca-py TradingClient pointed at the simulator."""
     return trading_client(settings_for(fresh_database, sim.url))
+
+
+@pytest.fixture
+def executor_env(
+    sim: SimulatorHandle, fresh_database: Connection, tmp_path: Path
+) -> dict[str, str]:
+    """The environment of a `trading` command paper trading on the simulator, fresh database."""
+    return {
+        "DATABASE_URL": fresh_database.sqlalchemy_url.replace("postgresql+psycopg", "postgresql"),
+        "ALPACA_API_KEY": "PKTEST",
+        "ALPACA_SECRET_KEY": "SECRET",
+        "ALPACA_TRADING_URL": sim.url,
+        "ALPACA_DATA_URL": sim.url,
+        "TRADING_HOME": str(tmp_path / "home"),
+        "TRADING_MODE": "paper",
+        "REDIS_URL": "",
+        "ALPACA_RATE_LIMIT_PER_MINUTE": "100000",
+    }
 
 
 @pytest.fixture

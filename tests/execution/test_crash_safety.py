@@ -13,48 +13,30 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
-from config.database import Connection
 from execution.orders import ApprovedOrder
 from simulator.faults import FaultRule
-from simulator.server import SimulatorHandle, running_simulator
-from tests.execution.approved import DECIDED, approved
+from simulator.server import SimulatorHandle
+from tests.execution.approved import approved
 
 pytestmark = pytest.mark.integration
 
-MARKET_OPEN = DECIDED.replace(hour=15, minute=5)  # 10:05 New York
 CRASHING = Path(__file__).with_name("crashing_executor.py")
 ORDERS = [approved("AAPL", 3), approved("MSFT", 2)]
 Approve = Callable[[list[ApprovedOrder]], None]
 
 
 @pytest.fixture
-def sim() -> Iterator[SimulatorHandle]:
-    with running_simulator(start=MARKET_OPEN, speed=0.0) as handle:
-        yield handle
-
-
-@pytest.fixture
-def env(
-    sim: SimulatorHandle, fresh_database: Connection, tmp_path: Path, approve: Approve
-) -> dict[str, str]:
+def env(executor_env: dict[str, str], approve: Approve) -> dict[str, str]:
     approve(ORDERS)
     return {
         **os.environ,
-        "DATABASE_URL": fresh_database.sqlalchemy_url.replace("postgresql+psycopg", "postgresql"),
-        "ALPACA_API_KEY": "PKTEST",
-        "ALPACA_SECRET_KEY": "SECRET",
-        "ALPACA_TRADING_URL": sim.url,
-        "ALPACA_DATA_URL": sim.url,
-        "TRADING_HOME": str(tmp_path / "home"),
-        "TRADING_MODE": "paper",
-        "REDIS_URL": "",
-        "ALPACA_RATE_LIMIT_PER_MINUTE": "100000",
+        **executor_env,
         "ALPACA_TIMEOUT_SECONDS": "120",  # a hung POST stays hung until the kill
     }
 

@@ -4,7 +4,6 @@ bracket strategy's exit cancels the bracket's live legs before it sells."""
 from __future__ import annotations
 
 from decimal import Decimal
-from uuid import uuid4
 
 import pytest
 from alpaca.trading.client import TradingClient
@@ -16,32 +15,20 @@ from sqlalchemy import Engine
 from execution.orders import CONTRACT, ApprovedOrder
 from execution.submit import submit_orders
 from simulator.server import SimulatorHandle
-from tests.execution.approved import DECIDED, MARKET_OPEN
+from tests.execution.approved import DECIDED, MARKET_OPEN, approved
 
 
 def decided(symbol: str, side: str = "buy", qty: int = 2, **fields: object) -> ApprovedOrder:
-    values: dict[str, object] = {
-        "decision_id": uuid4(),
-        "client_order_id": f"brk-{symbol}-202403051400-{side[0]}",
-        "strategy": "brk",
-        "symbol": symbol,
-        "side": side,
-        "qty": Decimal(qty),
-        "order_class": "simple",
-        "order_type": "market",
-        "time_in_force": "day",
-        "limit_price": None,
-        "stop_price": None,
-        "take_profit_price": None,
-        "stop_loss_price": None,
-        "cancel_open_exits": False,
-        "decision_ts": DECIDED,
-        "as_of": MARKET_OPEN,
-        "reference_price": Decimal(100),
-        "current_qty": Decimal(0 if side == "buy" else qty),
-        "target_qty": Decimal(qty if side == "buy" else 0),
-    }
-    return ApprovedOrder.model_validate({**values, **fields})
+    """brk's order decided on the 14:00 bar, its id ending in the side as risk_decisions' do."""
+    return approved(
+        symbol,
+        qty,
+        side,
+        strategy="brk",
+        client_order_id=f"brk-{symbol}-{DECIDED:%Y%m%d%H%M}-{side[0]}",
+        as_of=MARKET_OPEN,
+        **fields,
+    )
 
 
 def price(sim: SimulatorHandle, symbol: str, factor: str) -> Decimal:

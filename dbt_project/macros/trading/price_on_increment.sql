@@ -1,14 +1,17 @@
+{% macro price_increment(price, increments='broker_price_increments') -%}
+    {#- The row with the largest min_price not above the price. -#}
+    (
+        select {{ increments }}.increment
+        from {{ increments }}
+        where {{ increments }}.min_price <= {{ price }}
+        order by {{ increments }}.min_price desc
+        limit 1
+    )
+{%- endmacro %}
+
 {% macro price_on_increment(price, rounding, increments='broker_price_increments') -%}
-    {#- The increment in force at the unrounded price: the row with the largest min_price not above it. -#}
-    {%- set increment -%}
-        (
-            select {{ increments }}.increment
-            from {{ increments }}
-            where {{ increments }}.min_price <= {{ price }}
-            order by {{ increments }}.min_price desc
-            limit 1
-        )
-    {%- endset -%}
+    {#- The increment in force at the unrounded price. -#}
+    {%- set increment = price_increment(price, increments) -%}
     {%- if rounding == 'down' -%}
         (floor({{ price }} / {{ increment }}) * {{ increment }})
     {%- elif rounding == 'up' -%}

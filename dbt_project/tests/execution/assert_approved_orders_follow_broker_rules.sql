@@ -57,16 +57,7 @@ prices as (
 off_increment as (
     select distinct prices.client_order_id
     from prices
-    where mod(
-        prices.price,
-        (
-            select price_increments.increment
-            from price_increments
-            where price_increments.min_price <= prices.price
-            order by price_increments.min_price desc
-            limit 1
-        )
-    ) <> 0
+    where mod(prices.price, {{ price_increment('prices.price', 'price_increments') }}) <> 0
 ),
 
 checked as (
