@@ -19,10 +19,10 @@ from loguru import logger
 from requests import RequestException
 from sqlalchemy import Engine, text
 
+from config.alpaca_http import AlpacaSession
 from execution.exits import cancel_open_exits
 from execution.order_request import order_request
 from execution.orders import ApprovedOrder
-from ingestion.http import AlpacaSession
 
 DUPLICATE_CLIENT_ORDER_ID = 40010001
 MAX_SENDS = 5  # POSTs of one intent in one run, each after a lookup found it absent

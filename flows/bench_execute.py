@@ -14,12 +14,12 @@ from uuid import NAMESPACE_URL, uuid5
 
 from sqlalchemy import Engine, text
 
+from config.alpaca import trading_client
+from config.alpaca_http import AlpacaSession
 from config.database import Connection, make_engine
 from config.settings import Settings
 from execution.orders import ApprovedOrder, approved_orders, stand_in_table
 from execution.submit import submit_orders
-from ingestion.alpaca import trading_client
-from ingestion.http import AlpacaSession
 from ingestion.migrate import scratch_database
 from ingestion.orders import sync_orders
 from simulator.market import UNIVERSE

@@ -95,8 +95,8 @@ def backfill(
     timeframe: Annotated[str, typer.Option(help="Alpaca timeframe, e.g. 1Hour, 1Day")] = "1Hour",
 ) -> None:
     """Land Alpaca bars for SYMBOLS from START to END in raw.bars (idempotent, versioned)."""
+    from config.alpaca import data_client, trading_client
     from flows.ingest import bars_progress, landing_options, summary_table
-    from ingestion.alpaca import data_client, trading_client
     from ingestion.bars import UnknownSymbolError
     from ingestion.bars import backfill as run_backfill
     from ingestion.timeframes import parse_timeframe
@@ -197,8 +197,8 @@ def execute() -> None:
     Sends nothing while trading is halted. Safe to rerun after a crash: each order reaches the
     broker once; exit code 1 while an outcome is still unknown.
     """
+    from config.alpaca import trading_client, trading_target
     from execution.execute import execute_approved
-    from ingestion.alpaca import trading_client, trading_target
 
     settings = _settings()
     try:
@@ -242,8 +242,8 @@ def halt(
     ] = False,
 ) -> None:
     """Stop trading now: the executor sends nothing until `trading resume`."""
+    from config.alpaca import trading_client
     from execution.kill_switch import halt as halt_trading
-    from ingestion.alpaca import trading_client
 
     settings = _settings()
     engine = _engine(settings)
@@ -338,8 +338,8 @@ def ingest_status() -> None:
 @ingest_app.command("reference")
 def ingest_reference() -> None:
     """Land the trading calendar (a week back to a month ahead) and, when stale, the assets."""
+    from config.alpaca import trading_client
     from flows.ingest import summary_table
-    from ingestion.alpaca import trading_client
     from ingestion.reference import sync_reference
 
     settings = _settings()

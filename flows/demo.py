@@ -20,12 +20,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, text
 
+from config.alpaca import data_client, trading_client
 from config.database import make_engine, resolve_connection
 from config.settings import Settings
 from flows.dbt import run_dbt
 from flows.ingest import landing_options
 from flows.pipeline import CycleSummary, hourly_cycle
-from ingestion.alpaca import data_client, trading_client
 from ingestion.bars import backfill
 from ingestion.db import totals
 from ingestion.migrate import migrate

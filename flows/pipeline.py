@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 from sqlalchemy import Engine
 
+from config.alpaca import data_client, trading_client, trading_target
 from config.database import Connection, make_engine, resolve_connection
 from config.settings import Settings, load_settings
 from execution.execute import execute_approved
@@ -22,7 +23,6 @@ from execution.kill_switch import describe_state
 from flows.dbt import DBT_PROJECT_DIR, export_dbt_env
 from flows.ingest import landing_options
 from ingestion.account import snapshot_account
-from ingestion.alpaca import data_client, trading_client, trading_target
 from ingestion.bars import load_new_bars
 from ingestion.fills import sync_fills
 from ingestion.orders import sync_orders

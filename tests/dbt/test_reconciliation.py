@@ -15,11 +15,11 @@ from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
 from sqlalchemy import Engine, text
 
+from config.alpaca import trading_client
 from config.database import Connection
 from config.settings import Settings
 from execution.kill_switch import current_halt, resume
 from ingestion.account import snapshot_account
-from ingestion.alpaca import trading_client
 from ingestion.fills import sync_fills
 from ingestion.orders import sync_orders
 from simulator.server import SimulatorHandle, running_simulator

@@ -10,9 +10,9 @@ import pytest
 from alpaca.trading.client import TradingClient
 from sqlalchemy import Engine
 
+from config.alpaca import trading_client
 from config.database import Connection
 from execution.orders import ApprovedOrder, stand_in_table
-from ingestion.alpaca import trading_client
 from simulator.server import SimulatorHandle, running_simulator
 from tests.execution.approved import MARKET_OPEN
 

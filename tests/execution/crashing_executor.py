@@ -10,11 +10,11 @@ import os
 import signal
 import sys
 
+from config.alpaca import trading_client
 from config.database import make_engine, resolve_connection
 from config.settings import load_settings
 from execution.orders import approved_orders
 from execution.submit import submit_orders
-from ingestion.alpaca import trading_client
 
 
 def main(kill_at: str, nth: int) -> None:

@@ -17,13 +17,13 @@ from alpaca.trading.client import TradingClient
 from requests import RequestException
 from sqlalchemy import Engine, text
 
+from config.alpaca import shared_rate_limiter, trading_client
+from config.alpaca_http import AlpacaSession
 from config.database import Connection
 from config.settings import Settings
 from execution.orders import ApprovedOrder, approved_orders
 from execution.submit import submit_orders
-from ingestion.alpaca import shared_rate_limiter, trading_client
 from ingestion.fills import sync_fills
-from ingestion.http import AlpacaSession
 from ingestion.orders import sync_orders
 from simulator.faults import FaultRule
 from simulator.server import SimulatorHandle, running_simulator

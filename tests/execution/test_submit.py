@@ -8,11 +8,11 @@ from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
 from alpaca.trading.requests import GetOrdersRequest, MarketOrderRequest
 from sqlalchemy import Engine, text
 
+from config.alpaca import trading_client
 from config.database import Connection
 from config.settings import Settings
 from execution.orders import ApprovedOrder
 from execution.submit import submit_orders
-from ingestion.alpaca import trading_client
 from simulator.faults import FaultRule
 from simulator.server import SimulatorHandle
 from tests.execution.approved import approved

@@ -13,12 +13,12 @@ from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
+from config.alpaca import trading_client
 from config.database import Connection
 from config.settings import Settings
 from execution.orders import stand_in_table
 from flows.cli import app
 from flows.pipeline import execute
-from ingestion.alpaca import trading_client
 from simulator.server import SimulatorHandle, running_simulator
 from tests.execution.approved import approved
 

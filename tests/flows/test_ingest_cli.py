@@ -11,10 +11,10 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from config.alpaca import data_client, trading_client
 from config.database import Connection
 from flows.cli import app
 from flows.ingest import bars_progress, landing_options
-from ingestion.alpaca import data_client, trading_client
 from ingestion.bars import backfill
 from ingestion.timeframes import parse_timeframe
 from simulator.server import SimulatorHandle, running_simulator

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from config.alpaca import trading_client, trading_target
 from config.database import Connection
 from config.settings import load_settings
 from flows.cli import app
-from ingestion.alpaca import trading_client, trading_target
 from simulator.broker import ACCOUNT_NUMBER
 from simulator.server import SimulatorHandle, running_simulator
 

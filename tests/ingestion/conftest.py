@@ -10,8 +10,8 @@ import pytest
 from alpaca.trading.client import TradingClient
 from sqlalchemy import Engine, text
 
+from config.alpaca import trading_client
 from config.database import Connection
-from ingestion.alpaca import trading_client
 from simulator.server import SimulatorHandle, running_simulator
 
 MARKET_OPEN = datetime(2024, 3, 5, 15, 5, tzinfo=UTC)  # a Tuesday, 10:05 New York

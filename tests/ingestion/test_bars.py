@@ -13,9 +13,10 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
+from config.alpaca import data_client, trading_client
+from config.alpaca_http import AlpacaUnavailableError
 from config.database import Connection
 from config.settings import ConfigurationError, Settings
-from ingestion.alpaca import data_client, trading_client
 from ingestion.bars import (
     BarsPage,
     Options,
@@ -30,7 +31,6 @@ from ingestion.bars import (
 )
 from ingestion.db import RunRecord, totals
 from ingestion.events import EventStream
-from ingestion.http import AlpacaUnavailableError
 from ingestion.timeframes import parse_timeframe
 from ingestion.validate import BARS_SCHEMA
 from simulator.faults import FaultRule

@@ -11,8 +11,8 @@ from alpaca.trading.enums import OrderClass, OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest, StopLossRequest, TakeProfitRequest
 from sqlalchemy import Engine, text
 
+from config.alpaca import trading_client
 from config.database import Connection
-from ingestion.alpaca import trading_client
 from ingestion.orders import PAGE_LIMIT, land_orders, sync_orders
 from simulator.server import SimulatorHandle, running_simulator
 

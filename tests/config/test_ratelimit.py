@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from config.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter, rate_limiter
 from config.settings import Settings
-from ingestion.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter, rate_limiter
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

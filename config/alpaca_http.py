@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import requests
 from loguru import logger
 
-from ingestion.ratelimit import RateLimiter
+from config.ratelimit import RateLimiter
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 BACKOFF_BASE_SECONDS = 0.5

@@ -18,10 +18,10 @@ from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
 from loguru import logger
 
+from config.alpaca import data_client, trading_client
+from config.alpaca_http import AlpacaSession, AlpacaUnavailableError
+from config.ratelimit import LocalRateLimiter
 from config.settings import Settings
-from ingestion.alpaca import data_client, trading_client
-from ingestion.http import AlpacaSession, AlpacaUnavailableError
-from ingestion.ratelimit import LocalRateLimiter
 from simulator.faults import FaultRule
 from simulator.server import SimulatorHandle, running_simulator
 

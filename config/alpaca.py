@@ -1,4 +1,7 @@
-"""Build the alpaca-py clients from Settings on a rate-limited session that retries reads."""
+"""The Alpaca adapter: alpaca-py clients on one rate-limited session that retries reads.
+
+Ingestion and execution both build their clients here (with `alpaca_http` and `ratelimit`).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,9 @@ import threading
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.trading.client import TradingClient
 
+from config.alpaca_http import AlpacaSession
+from config.ratelimit import RateLimiter, rate_limiter
 from config.settings import Settings
-from ingestion.http import AlpacaSession
-from ingestion.ratelimit import RateLimiter, rate_limiter
 
 _limiters: dict[tuple[str | None, int, str], RateLimiter] = {}
 _limiters_lock = threading.Lock()
