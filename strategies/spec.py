@@ -2,12 +2,14 @@
 
 A strategy is two files: this spec and its signal SQL,
 `dbt_project/models/intermediate/strategies/int_<name>__signals.sql`. The spec names the
-parameters the SQL reads (`strategy_bars(parameters=[...])`); a spec that lacks one of them, or a
-strategy without its SQL file, is refused here, before anything reaches dbt.
+parameters the SQL reads (`strategy_bars(parameters=[...])`), and only those: a spec that lacks
+one of them, sets one the SQL never reads (a misspelt name would otherwise be stored and do
+nothing), or has no SQL file is refused here, before anything reaches dbt.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -88,7 +90,7 @@ class BollingerBreakoutParameters(BaseModel):
 
 
 # Extra checks for the shipped strategies' parameters. A new strategy needs no entry here: its
-# parameters are then only required to be numbers and to cover what its SQL reads.
+# parameters are then only required to be numbers and to be exactly those its SQL reads.
 PARAMETER_RULES: dict[str, type[BaseModel]] = {
     "sma_crossover": SmaCrossoverParameters,
     "rsi_mean_reversion": RsiMeanReversionParameters,
@@ -185,21 +187,6 @@ class StrategySpec(BaseModel):
     def _upper_symbols(cls, value: list[str]) -> list[str]:
         return [symbol.strip().upper() for symbol in value]
 
-    @model_validator(mode="after")
-    def _shipped_parameter_rules(self) -> StrategySpec:
-        rules = PARAMETER_RULES.get(self.name)
-        if rules is None:
-            return self
-        try:
-            rules.model_validate(self.parameters)
-        except ValidationError as error:
-            problems = "; ".join(
-                f"parameters.{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"] else e["msg"]
-                for e in error.errors()
-            )
-            raise ValueError(problems) from None
-        return self
-
 
 def signal_model_path(name: str, models_dir: Path = SIGNAL_MODELS_DIR) -> Path:
     """Where the strategy's signal SQL lives."""
@@ -212,17 +199,46 @@ def parameters_read(sql: str) -> list[str]:
     return re.findall(r"['\"]([^'\"]+)['\"]", match.group(1)) if match else []
 
 
+def _unknown_parameter(name: str, known: list[str]) -> str:
+    """The refusal of a parameter the SQL never reads, with the closest name it does read."""
+    closest = difflib.get_close_matches(name, known, n=1)
+    hint = f", did you mean '{closest[0]}'?" if closest else ""
+    return f"parameters.{name}: unknown parameter{hint}"
+
+
+def _shipped_parameter_rules(spec: StrategySpec) -> None:
+    """Refuse values a shipped strategy's own rules forbid (e.g. oversold above exit_above)."""
+    rules = PARAMETER_RULES.get(spec.name)
+    if rules is None:
+        return
+    try:
+        rules.model_validate(spec.parameters)
+    except ValidationError as error:
+        raise ValueError(
+            "; ".join(
+                f"parameters.{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"] else e["msg"]
+                for e in error.errors()
+            )
+        ) from None
+
+
 def check_against_sql(spec: StrategySpec, models_dir: Path = SIGNAL_MODELS_DIR) -> None:
-    """Refuse a spec whose signal SQL is missing or reads a parameter the spec does not set."""
+    """Refuse a spec without its signal SQL, or whose parameters are not exactly those it reads."""
     path = signal_model_path(spec.name, models_dir)
     if not path.is_file():
         raise ValueError(f"name: no signal model for strategy '{spec.name}' (expected {path})")
-    missing = [name for name in parameters_read(path.read_text()) if name not in spec.parameters]
+    known = parameters_read(path.read_text())
+    problems = []
+    missing = [name for name in known if name not in spec.parameters]
     if missing:
-        raise ValueError(
-            f"parameters: {', '.join(missing)} missing ({path.name} reads "
-            f"{', '.join(parameters_read(path.read_text()))})"
-        )
+        problems.append(f"parameters: {', '.join(missing)} missing")
+    # A name the SQL never reads is stored and does nothing, so a typo would pass silently.
+    problems += [_unknown_parameter(name, known) for name in spec.parameters if name not in known]
+    if problems:
+        reads = ", ".join(known) if known else "no parameters"
+        raise ValueError(f"{'; '.join(problems)} ({path.name} reads {reads})")
+    # After the names, so a misspelt name is reported as such rather than as a missing field.
+    _shipped_parameter_rules(spec)
 
 
 def load_spec(path: Path, models_dir: Path = SIGNAL_MODELS_DIR) -> StrategySpec:

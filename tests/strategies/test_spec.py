@@ -47,7 +47,21 @@ def test_the_three_shipped_strategies_load_and_name_the_signal_models() -> None:
             "parameters.exit_above (55) must be above parameters.oversold (60)",
         ),
         ({"parameters": "{oversold: x, exit_above: 55}"}, "parameters.oversold"),
-        ({"parameters": "{oversold: 30}"}, "parameters.exit_above: Field required"),
+        ({"parameters": "{oversold: 30}"}, "parameters: exit_above missing"),
+        (
+            {"parameters": "{oversold: 30, exit_above: 55, oversoldd: 25}"},
+            "parameters.oversoldd: unknown parameter, did you mean 'oversold'? "
+            "(int_rsi_mean_reversion__signals.sql reads oversold, exit_above)",
+        ),
+        (
+            {"parameters": "{oversoldd: 25, exit_above: 55}"},
+            "parameters.oversoldd: unknown parameter",
+        ),
+        (
+            {"parameters": "{oversold: 30, exit_above: 55, colour: 1}"},
+            "parameters.colour: unknown parameter (int_rsi_mean_reversion__signals.sql reads "
+            "oversold, exit_above)",
+        ),
         ({"limits": "{capital_budget: 1.5, max_positions: 3}"}, "limits.capital_budget"),
         ({"limits": "{capital_budget: 0.3}"}, "limits.max_positions"),
         ({"timeframe": "2Fortnight"}, "timeframe '2Fortnight' is not valid"),
@@ -105,3 +119,28 @@ def test_budgets_above_the_whole_account_are_refused(tmp_path: Path) -> None:
         )
     with pytest.raises(ValueError, match=r"limits.capital_budget adds up to 1.1 > 1"):
         load_specs(tmp_path)
+
+
+def test_a_misspelt_parameter_is_refused_with_the_closest_name_the_sql_reads(
+    tmp_path: Path,
+) -> None:
+    path = write_spec(tmp_path, parameters="{oversoldd: 25, exit_above: 55}")
+    with pytest.raises(ValueError) as error:
+        load_spec(path)
+    assert str(error.value) == (
+        f"{path}: parameters: oversold missing; parameters.oversoldd: unknown parameter, "
+        "did you mean 'oversold'? (int_rsi_mean_reversion__signals.sql reads oversold, exit_above)"
+    )
+
+
+def test_a_parameter_is_refused_when_the_sql_reads_none(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "int_rsi_mean_reversion__signals.sql").write_text("select 1 as wants_position\n")
+    path = write_spec(tmp_path)
+    with pytest.raises(ValueError) as error:
+        load_spec(path, models)
+    assert str(error.value).endswith(
+        ": parameters.oversold: unknown parameter; parameters.exit_above: unknown parameter "
+        "(int_rsi_mean_reversion__signals.sql reads no parameters)"
+    )
