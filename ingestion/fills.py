@@ -1,8 +1,14 @@
-"""Land the broker's FILL activities in raw.fills, keyed by activity id, paged to the end."""
+"""Land the broker's FILL activities in raw.fills, keyed by activity id, paged to the end.
+
+Each sync re-reads an overlap window before the newest fill held and lets the primary key drop
+the ones already landed: activity ids sort by a random uuid within one millisecond, and a fill
+can appear at the broker after a later one was read, so "after the largest id held" misses fills.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -22,6 +28,10 @@ from ingestion.records import (
 )
 
 PAGE_SIZE = 100
+# How far before the newest fill held each sync reads again. Anything above a millisecond covers
+# fills stamped in the same millisecond; the rest is room for a fill the broker posts late. The
+# overlap costs no extra request while it holds fewer than PAGE_SIZE fills.
+OVERLAP = timedelta(hours=1)
 
 
 class FillActivity(BaseModel):
@@ -49,10 +59,11 @@ INSERT_FILL = text(
 )
 
 
-def _last_fill_id(engine: Engine) -> str | None:
-    """Activity ids sort in time order, so the largest one is where the next page starts."""
+def _sync_start(engine: Engine) -> datetime | None:
+    """Where the next sync reads from: OVERLAP before the newest fill held (None: the start)."""
     with engine.connect() as conn:
-        return conn.execute(text("select max(id) from raw.fills")).scalar()
+        newest = conn.execute(text("select max(transaction_time) from raw.fills")).scalar()
+    return None if newest is None else newest - OVERLAP
 
 
 def land_fills(conn: Connection, records: Sequence[Any]) -> tuple[int, int]:
@@ -81,16 +92,20 @@ def _next_page_token(page: Sequence[Any]) -> str | None:
 
 
 def sync_fills(client: TradingClient, engine: Engine) -> int:
-    """Fetch every fill after the newest one we hold; returns how many were new."""
-    page_token = _last_fill_id(engine)
+    """Fetch every fill from OVERLAP before the newest one we hold; returns how many were new."""
+    start = _sync_start(engine)
+    after = None if start is None else start.astimezone(UTC).isoformat()
+    page_token: str | None = None
     new = 0
     while True:
         params: dict[str, Any] = {"direction": "asc", "page_size": PAGE_SIZE}
+        if after:
+            params["after"] = after
         if page_token:
             params["page_token"] = page_token
         page = fetch_records(client, "/account/activities/FILL", params)
         if page:
-            run = RunRecord("fills", ALPACA, {"after": page_token})
+            run = RunRecord("fills", ALPACA, {"after": after, "page_token": page_token})
             with engine.begin() as conn:
                 landed, quarantined = land_fills(conn, page)
                 record_sync(conn, run, len(page), landed, quarantined)
