@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,9 +17,9 @@ from typer.testing import CliRunner
 from config.alpaca import trading_client
 from config.database import Connection
 from config.settings import Settings
+from execution.execute import execute_approved
 from execution.orders import stand_in_table
 from flows.cli import app
-from flows.pipeline import execute
 from simulator.server import SimulatorHandle, running_simulator
 from tests.execution.approved import approved
 
@@ -54,10 +55,29 @@ def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
     }
 
 
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port on 127.0.0.1 bound but not listening: every connection to it is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
 def approve_one_buy(engine: Engine) -> None:
     """marts.approved_orders as dbt leaves it, with one buy (its contract's columns)."""
     with engine.begin() as conn:
         stand_in_table(conn, [approved("AAPL", qty=3)])
+
+
+def buy(settings: Settings, *symbols: str) -> None:
+    """Two shares of each symbol, bought at market."""
+    client = trading_client(settings)
+    for symbol in symbols:
+        client.submit_order(
+            MarketOrderRequest(
+                symbol=symbol, qty=2, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
+            )
+        )
 
 
 def posts(sim: SimulatorHandle) -> int:
@@ -73,13 +93,19 @@ def test_halted_sends_nothing_and_resume_lets_the_order_go(
     assert "HALTED at" in halted.output and "broker outage" in halted.output
     approve_one_buy(engine)
 
-    assert execute.fn(settings, engine) == (1, [], [], 0)
+    held = execute_approved(trading_client(settings), engine, settings.trading_mode)
+    assert (len(held.orders), held.summary) == (1, None)
+    assert held.halted is not None and "broker outage" in held.halted.reason
     assert posts(sim) == 0
 
     resumed = runner.invoke(app, ["resume", "--reason", "outage over"], env=env)
     assert resumed.exit_code == 0, resumed.output
-    approved, submitted, rejected, _ = execute.fn(settings, engine)
-    assert (approved, submitted, rejected) == (1, ["sma_crossover-AAPL-202403051400"], [])
+    sent = execute_approved(trading_client(settings), engine, settings.trading_mode)
+    assert sent.summary is not None
+    assert (sent.summary.submitted, sent.summary.rejected) == (
+        ["sma_crossover-AAPL-202403051400"],
+        [],
+    )
     assert posts(sim) == 1
     with engine.connect() as conn:
         events = conn.execute(
@@ -114,13 +140,8 @@ def test_halt_can_cancel_open_orders(env: dict[str, str], settings: Settings) ->
 
 
 def test_halt_can_close_every_position(env: dict[str, str], settings: Settings) -> None:
+    buy(settings, "AAPL", "MSFT")
     client = trading_client(settings)
-    for symbol in ("AAPL", "MSFT"):
-        client.submit_order(
-            MarketOrderRequest(
-                symbol=symbol, qty=2, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
-            )
-        )
     client.submit_order(
         LimitOrderRequest(
             symbol="MSFT", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=1
@@ -133,3 +154,35 @@ def test_halt_can_close_every_position(env: dict[str, str], settings: Settings) 
     assert "close 2 positions" in result.output
     assert client.get_all_positions() == []
     assert client.get_orders() == []  # the open limit order was cancelled first
+
+
+def test_halt_closes_positions_at_the_broker_when_the_database_does_not_answer(
+    env: dict[str, str], settings: Settings, closed_port: int
+) -> None:
+    buy(settings, "AAPL", "MSFT")
+    client = trading_client(settings)
+    assert len(client.get_all_positions()) == 2
+    env = {**env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{closed_port}/postgres"}
+
+    result = CliRunner().invoke(app, ["halt", "--reason", "x", "--close-positions"], env=env)
+
+    assert client.get_all_positions() == []
+    assert result.exit_code == 1, result.output
+    assert "close 2 positions" in result.output
+    assert "halt NOT recorded" in result.output and "HALTED at" not in result.output
+
+
+def test_halt_is_recorded_when_the_broker_does_not_answer(
+    env: dict[str, str], engine: Engine, closed_port: int
+) -> None:
+    env = {**env, "ALPACA_TRADING_URL": f"http://127.0.0.1:{closed_port}"}
+
+    result = CliRunner().invoke(app, ["halt", "--reason", "x", "--cancel-orders"], env=env)
+
+    assert result.exit_code == 1, result.output
+    assert "the broker request failed" in result.output and "HALTED at" in result.output
+    with engine.connect() as conn:
+        events = conn.execute(
+            text("select action, reason, cancel_orders from raw.trading_state_events")
+        ).all()
+    assert [tuple(e) for e in events] == [("halt", "x", True)]
