@@ -1,14 +1,29 @@
-"""The one Settings class: every setting comes from the environment or `.env`."""
+"""The one Settings class: every setting comes from the environment or `.env`, read here only.
+
+Every entry point (each `trading` command, the Prefect flows in any process, the dashboard, the
+demo, the benchmarks) calls `load_settings()`, so all of them see the same values: environment
+variables first, then the `.env` file (TRADING_ENV_FILE, else the working directory's), then the
+defaults below.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from config.env_file import EnvFileError, current_env_file, mask
 
 ALPACA_PAPER_URL = "https://paper-api.alpaca.markets"
 ALPACA_LIVE_URL = "https://api.alpaca.markets"
@@ -19,10 +34,40 @@ class ConfigurationError(ValueError):
     """A setting is missing or inconsistent; the message names the variable."""
 
 
+class EnvFileSource(PydanticBaseSettingsSource):
+    """The `.env` file in force when the settings are built (not when this module was imported)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: `__call__` reads the whole file at once."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        try:
+            env_file = current_env_file()
+        except EnvFileError as error:
+            raise ConfigurationError(str(error)) from error
+        if env_file is None:
+            return {}
+        fields = self.settings_cls.model_fields
+        return {name: value for name, value in env_file.values.items() if name in fields}
+
+
 class Settings(BaseSettings):
-    """Platform settings, read from environment variables (or a `.env` file when asked)."""
+    """Platform settings: environment variables, then the `.env` file, then these defaults."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then our `.env` reader (which names bad lines)."""
+        return init_settings, env_settings, EnvFileSource(settings_cls)
 
     database_url: str | None = Field(
         default=None, description="PostgreSQL URL; unset starts an embedded server."
@@ -77,6 +122,37 @@ class Settings(BaseSettings):
         default=False,
         description="Show every dbt node as its own Prefect task (slower: ~0.4 s per node).",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_postgres(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme.split("+")[0] not in ("postgresql", "postgres"):
+            raise ValueError(
+                "must be a postgresql:// URL, e.g. postgresql://user@host:5432/trading"
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_is_redis(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis:// URL, e.g. redis://127.0.0.1:6379/0")
+        return value
+
+    @field_validator("alpaca_trading_url", "alpaca_data_url")
+    @classmethod
+    def _alpaca_url_is_http(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s):// base URL, e.g. http://127.0.0.1:8765")
+        return value
 
     @field_validator("ingest_start")
     @classmethod
@@ -151,8 +227,96 @@ class Settings(BaseSettings):
         return self.alpaca_api_key.get_secret_value(), self.alpaca_secret_key.get_secret_value()
 
 
-def load_settings(env_file: Path | None = None) -> Settings:
-    """Read the settings, from the environment and optionally a `.env` file."""
-    if env_file is not None:
-        return Settings(_env_file=env_file)  # type: ignore[call-arg]
-    return Settings()
+SECRET_FIELDS = frozenset({"alpaca_api_key", "alpaca_secret_key"})
+URL_FIELDS = frozenset({"database_url", "redis_url"})
+
+
+def load_settings() -> Settings:
+    """The settings every entry point uses; a bad value fails naming its variable and origin."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigurationError(_explain(error)) from None
+
+
+def shown(name: str, value: object) -> str:
+    """A setting's value fit to print: keys as `****` and their last two characters, URLs
+    without their password."""
+    if value is None:
+        return ""
+    text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    if name in SECRET_FIELDS:
+        return mask(text) if text else ""
+    if name in URL_FIELDS:
+        return mask_url_password(text)
+    return text
+
+
+def mask_url_password(url: str) -> str:
+    """The URL with its password (if any) masked."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    return url.replace(f":{password}@", f":{mask(password)}@", 1)
+
+
+def origin(name: str) -> str:
+    """Where a setting's value comes from: the environment, a `.env` file and line, or default."""
+    variable = name.upper()
+    if any(key.upper() == variable for key in os.environ):
+        return "environment"
+    try:
+        env_file = current_env_file()
+    except EnvFileError:
+        env_file = None
+    if env_file is not None and name in env_file.lines:
+        return f"{env_file.path}, line {env_file.lines[name]}"
+    return "default"
+
+
+def _explain(error: ValidationError) -> str:
+    """One line per bad setting: `VARIABLE=value (from …): what is wrong`."""
+    problems = []
+    for detail in error.errors(include_url=False):
+        message = detail["msg"].removeprefix("Value error, ")
+        if not detail["loc"]:  # a rule across settings: its message names the variables
+            problems.append(message)
+            continue
+        name = str(detail["loc"][0])
+        value = shown(name, detail["input"])
+        problems.append(f"{name.upper()}={value!r} (from {origin(name)}): {message}")
+    return "invalid settings: " + "; ".join(problems)
+
+
+def setting_rows(settings: Settings) -> list[tuple[str, str, str]]:
+    """(VARIABLE, value fit to print, where it came from) for every setting."""
+    return [
+        (name.upper(), shown(name, getattr(settings, name)), origin(name))
+        for name in type(settings).model_fields
+    ]
+
+
+def describe_targets(settings: Settings) -> list[str]:
+    """Which database and which Alpaca hosts these settings point at, in words."""
+    if settings.database_url:
+        parts = urlsplit(settings.database_url)
+        database = (
+            f"database: {parts.path.lstrip('/') or 'postgres'} on "
+            f"{parts.hostname or 'localhost'}:{parts.port or 5432} "
+            f"(DATABASE_URL, from {origin('database_url')})"
+        )
+    else:
+        pgdata = (settings.trading_home / "pgdata").resolve()
+        database = (
+            f"database: the embedded PostgreSQL in {pgdata}, database 'trading' "
+            "(DATABASE_URL is unset)"
+        )
+    mode = "PAPER" if settings.is_paper else "LIVE (real money)"
+    return [
+        database,
+        f"Alpaca: {mode} trading at {settings.trading_url}, market data at {settings.data_url}",
+    ]

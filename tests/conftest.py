@@ -15,6 +15,15 @@ from config.settings import Settings
 from ingestion.migrate import scratch_database
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests never read the developer's own `.env`: an empty file stands in for it (a test of
+    the `.env` itself removes TRADING_ENV_FILE or names its own file)."""
+    empty = Path(config.rootpath) / ".trading" / "tests.env"
+    empty.parent.mkdir(parents=True, exist_ok=True)
+    empty.write_text("")
+    os.environ["TRADING_ENV_FILE"] = str(empty)
+
+
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Connection:
     """The server tests create databases on: TEST_DATABASE_URL, else an embedded one."""

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from config.settings import ALPACA_DATA_URL, ALPACA_PAPER_URL, ConfigurationError, Settings
+import pytest
+from pydantic import SecretStr
+
+from config.settings import (
+    ALPACA_DATA_URL,
+    ALPACA_PAPER_URL,
+    ConfigurationError,
+    Settings,
+    load_settings,
+    origin,
+    shown,
+)
 from flows.pipeline import runs_now
 
 
@@ -83,3 +94,83 @@ def test_an_unknown_outside_hours_policy_is_refused_naming_the_value() -> None:
     with pytest.raises(ValueError, match="outside_hours") as error:
         Settings(outside_hours="later")  # type: ignore[arg-type]
     assert "later" in str(error.value)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working directory, no settings in the environment, no TRADING_ENV_FILE."""
+    for name in ("TRADING_ENV_FILE", "TRADING_MODE", "DATABASE_URL", "ALPACA_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_the_env_file_in_the_working_directory_is_read(workdir: Path) -> None:
+    (workdir / ".env").write_text(
+        "# a comment\nALPACA_API_KEY=PKFROMFILE\nDATABASE_URL=postgresql://u@db:5433/t\n"
+    )
+    settings = load_settings()
+    assert settings.alpaca_api_key is not None
+    assert settings.alpaca_api_key.get_secret_value() == "PKFROMFILE"
+    assert settings.database_url == "postgresql://u@db:5433/t"
+    assert origin("database_url") == f"{workdir / '.env'}, line 3"
+
+
+def test_an_environment_variable_overrides_the_same_key_in_the_env_file(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (workdir / ".env").write_text("DATABASE_URL=postgresql://u@from-file/t\n")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@from-env/t")
+    assert load_settings().database_url == "postgresql://u@from-env/t"
+    assert origin("database_url") == "environment"
+
+
+def test_trading_env_file_names_the_file_to_read(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (workdir / ".env").write_text("OUTSIDE_HOURS=skip\n")
+    named = workdir / "elsewhere" / "trading.env"
+    named.parent.mkdir()
+    named.write_text("OUTSIDE_HOURS=queue\n")
+    monkeypatch.setenv("TRADING_ENV_FILE", str(named))
+    assert load_settings().outside_hours == "queue"
+    monkeypatch.setenv("TRADING_ENV_FILE", str(workdir / "missing.env"))
+    with pytest.raises(ConfigurationError, match="TRADING_ENV_FILE=.*missing.env.*no such file"):
+        load_settings()
+
+
+def test_a_line_that_does_not_parse_names_the_file_and_line_and_masks_a_secret(
+    workdir: Path,
+) -> None:
+    (workdir / ".env").write_text("TRADING_MODE=paper\nALPACA_SECRET_KEY 'sk-very-secret'\n")
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    assert f"{workdir / '.env'}, line 2" in str(error.value)
+    assert "very-secret" not in str(error.value)
+
+
+def test_an_unknown_trading_mode_names_the_variable_file_line_and_value(workdir: Path) -> None:
+    (workdir / ".env").write_text("  \nTRADING_MODE=papr\n")
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    message = str(error.value)
+    assert "TRADING_MODE='papr'" in message
+    assert f"{workdir / '.env'}, line 2" in message
+
+
+def test_a_database_url_that_is_not_postgres_is_refused_without_its_password(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://trader:hunter2secret@db/trading")
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    message = str(error.value)
+    assert "DATABASE_URL=" in message and "(from environment)" in message
+    assert "postgresql://" in message
+    assert "hunter2secret" not in message
+
+
+def test_a_secret_is_shown_as_stars_and_its_last_two_characters() -> None:
+    assert shown("alpaca_secret_key", SecretStr("abcdefgh")) == "****gh"
+    assert shown("database_url", "postgresql://u:pa55word@h/db") == "postgresql://u:****rd@h/db"
+    assert shown("trading_mode", "paper") == "paper"
