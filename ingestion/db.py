@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -339,23 +340,31 @@ def jsonable(value: Any) -> Any:
 def quarantine_bars(conn: Connection, rejected: pl.DataFrame, source: str) -> int:
     """Keep every rejected bar, with its reason and original values, in raw.quarantine_bars.
 
-    Returns how many were rejected; one already held from an earlier run is not stored twice.
+    Returns how many were rejected, each now held: identical rejected rows of one batch are each
+    kept, the second and later with their `occurrence` in the payload; a row already held from an
+    earlier run is not stored twice.
     """
     if rejected.is_empty():
         return 0
-    rows = [
-        {
-            "symbol": row.get("symbol"),
-            "timeframe": row.get("timeframe"),
-            "ts": row.get("ts"),
-            "source": source,
-            "reason": row["reason"],
-            "payload": json.dumps(
-                {k: jsonable(v) for k, v in row.items() if k != "reason"}, default=str
-            ),
-        }
-        for row in rejected.to_dicts()
-    ]
+    seen: Counter[tuple[str, str]] = Counter()
+    rows = []
+    for row in rejected.to_dicts():
+        values = {k: jsonable(v) for k, v in row.items() if k != "reason"}
+        identity = (row["reason"], json.dumps(values, default=str))
+        seen[identity] += 1
+        occurrence = seen[identity]
+        if occurrence > 1:
+            values["occurrence"] = occurrence
+        rows.append(
+            {
+                "symbol": row.get("symbol"),
+                "timeframe": row.get("timeframe"),
+                "ts": row.get("ts"),
+                "source": source,
+                "reason": row["reason"],
+                "payload": json.dumps(values, default=str),
+            }
+        )
     conn.execute(
         text(
             "insert into raw.quarantine_bars (symbol, timeframe, ts, source, reason, payload) "

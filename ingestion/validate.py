@@ -92,14 +92,34 @@ def _rules(
             pl.format(f"ts {{}} not on the {timeframe.name} grid", _show("ts")),
         ),
         (pl.col("ts") > pl.lit(now), pl.format("ts {} is in the future", _show("ts"))),
+        # Which copy of a key is right cannot be told, so none lands.
         (
-            pl.len().over(KEY) > 1,
+            (_copy() == 0).sum().over(KEY) > 1,
             pl.format(
-                "duplicate key in batch: {} {} {}", _show("symbol"), _show("timeframe"), _show("ts")
+                "duplicate key with different values: {} {} {}",
+                _show("symbol"),
+                _show("timeframe"),
+                _show("ts"),
+            ),
+        ),
+        # Last, so a copy of a bad row is rejected for what is wrong with it; a copy that gets
+        # here passed every rule, and so did the first, which lands.
+        (
+            _copy() > 0,
+            pl.format(
+                "exact duplicate of a landed row: {} {} {}",
+                _show("symbol"),
+                _show("timeframe"),
+                _show("ts"),
             ),
         ),
     ]
     return rules
+
+
+def _copy() -> pl.Expr:
+    """0 for a row's first occurrence in the batch, 1 for its first exact copy, and so on."""
+    return pl.int_range(pl.len()).over(list(BARS_SCHEMA))
 
 
 def _on_grid(timeframe: Timeframe) -> pl.Expr:
@@ -116,7 +136,9 @@ def check_bars(
 ) -> Checked:
     """Split a batch of bars (BARS_SCHEMA columns) into valid rows and rejected rows.
 
-    `known` is the broker's asset list for data fetched from Alpaca; a file brings its own symbols.
+    Rows sharing a key with different values are all rejected; of exact copies of a row, the
+    first is kept and the others are rejected as such. `known` is the broker's asset list for
+    data fetched from Alpaca; a file brings its own symbols.
     """
     reasons = [pl.when(bad).then(reason) for bad, reason in _rules(timeframe, now, known)]
     marked = bars.with_columns(pl.coalesce(reasons).alias("reason"))

@@ -257,8 +257,8 @@ def test_every_kind_of_bad_bar_lands_in_quarantine_with_its_own_reason(engine: E
             "open 102.0 outside [low 99.0, high 101.0]",
             "close 98.5 outside [low 99.0, high 101.0]",
             "invalid volume: volume = -1.0",
-            "duplicate key in batch: AMD 1Hour 2024-01-03 15:00:00.000000+00:00",
-            "duplicate key in batch: AMD 1Hour 2024-01-03 15:00:00.000000+00:00",
+            "duplicate key with different values: AMD 1Hour 2024-01-03 15:00:00.000000+00:00",
+            "duplicate key with different values: AMD 1Hour 2024-01-03 15:00:00.000000+00:00",
             "ts 2024-01-02 15:30:00.000000+00:00 not on the 1Hour grid",
             "ts 2024-03-08 22:00:00.000000+00:00 is in the future",
             "unknown symbol: symbol = ZZZZ (not an Alpaca asset)",
@@ -269,6 +269,33 @@ def test_every_kind_of_bad_bar_lands_in_quarantine_with_its_own_reason(engine: E
     ][0]
     assert payload["symbol"] == "ZZZZ" and payload["close"] == 100.5
     assert counts(engine) == {"AAPL": 3}
+
+
+def test_an_exact_copy_in_a_fetched_batch_lands_once_and_every_copy_is_held(
+    engine: Engine,
+) -> None:
+    later = datetime(2024, 1, 2, 16, tzinfo=UTC)
+    rows = [bar(), bar(), bar(), bar(ts=later), bar(ts=later), bar(ts=later, close=100.6)]
+    run = land(engine, rows)
+    assert (run.fetched, run.landed, run.unchanged, run.quarantined) == (6, 1, 0, 5)
+    assert counts(engine) == {"AAPL": run.landed}
+    copy = "exact duplicate of a landed row: AAPL 1Hour 2024-01-02 15:00:00.000000+00:00"
+    conflict = "duplicate key with different values: AAPL 1Hour 2024-01-02 16:00:00.000000+00:00"
+    held = query(
+        engine,
+        "select reason, payload->>'close', payload->>'occurrence' from raw.quarantine_bars "
+        "order by reason, payload->>'close', payload->>'occurrence' nulls first",
+    )
+    assert [tuple(row) for row in held] == [
+        (conflict, "100.5", None),
+        (conflict, "100.5", "2"),
+        (conflict, "100.6", None),
+        (copy, "100.5", None),
+        (copy, "100.5", "2"),
+    ]
+    again = land(engine, rows)
+    assert (again.landed, again.unchanged, again.quarantined) == (0, 1, 5)
+    assert len(query(engine, "select id from raw.quarantine_bars")) == 5
 
 
 def test_a_malformed_record_from_the_api_is_quarantined_with_field_and_value(

@@ -125,3 +125,50 @@ def test_symbol_column_and_symbol_option_together_are_refused(
     )
     with pytest.raises(BarsFileError, match="do not also pass --symbol"):
         import_bars(engine, path, DAY, symbol="B")
+
+
+def stored(engine: Engine) -> tuple[int, list[str], tuple[int, ...]]:
+    """(bars held, quarantine reasons, the run's fetched/landed/corrected/unchanged/quarantined)."""
+    with engine.connect() as conn:
+        held = conn.execute(text("select count(*) from raw.bars")).scalar_one()
+        reasons = conn.execute(text("select reason from raw.quarantine_bars order by id")).all()
+        (run,) = conn.execute(
+            text(
+                "select fetched, landed, corrected, unchanged, quarantined from raw.ingestion_runs"
+            )
+        ).all()
+    return held, [reason for (reason,) in reasons], tuple(run)
+
+
+def test_a_row_repeated_exactly_lands_once_and_the_counts_match_the_tables(
+    engine: Engine, tmp_path: Path
+) -> None:
+    repeated = GOOD.splitlines()[2] + "\n"  # 2024-01-03
+    path = write(tmp_path, "repeated.csv", GOOD + repeated + repeated)
+    run = import_bars(engine, path, DAY, symbol="AAPL")
+    assert (run.fetched, run.landed, run.unchanged, run.quarantined) == (5, 3, 0, 2)
+    held, reasons, recorded = stored(engine)
+    assert held == run.landed and len(reasons) == run.quarantined
+    assert recorded == (5, 3, 0, 0, 2)
+    assert (
+        reasons
+        == ["exact duplicate of a landed row: AAPL 1Day 2024-01-03 05:00:00.000000+00:00"] * 2
+    )
+    assert (datetime(2024, 1, 3, 5, tzinfo=UTC), 184.25) in [(ts, c) for _, ts, c in bars(engine)]
+
+
+def test_rows_with_one_key_and_different_values_are_all_quarantined(
+    engine: Engine, tmp_path: Path
+) -> None:
+    first = GOOD.splitlines()[2] + "\n"  # 2024-01-03, close 184.25, also in GOOD
+    conflicting = first.replace("184.25", "184.30")
+    path = write(tmp_path, "conflicting.csv", GOOD + first + conflicting)
+    run = import_bars(engine, path, DAY, symbol="AAPL")
+    assert (run.fetched, run.landed, run.quarantined) == (5, 2, 3)
+    held, reasons, recorded = stored(engine)
+    assert held == run.landed and len(reasons) == run.quarantined
+    assert recorded == (5, 2, 0, 0, 3)
+    assert set(reasons) == {
+        "duplicate key with different values: AAPL 1Day 2024-01-03 05:00:00.000000+00:00"
+    }
+    assert datetime(2024, 1, 3, 5, tzinfo=UTC) not in [ts for _, ts, _ in bars(engine)]

@@ -73,10 +73,31 @@ def test_close_outside_the_range_is_rejected() -> None:
     assert reasons([bar(close=105.0)]) == ["close 105.0 outside [low 99.0, high 101.0]"]
 
 
-def test_duplicate_keys_in_one_batch_are_all_rejected() -> None:
-    checked = check_bars(pl.DataFrame([bar(), bar(close=100.7)], schema=BARS_SCHEMA), HOUR, NOW)
+def test_rows_sharing_a_key_with_different_values_are_all_rejected() -> None:
+    rows = [bar(), bar(), bar(close=100.7)]
+    checked = check_bars(pl.DataFrame(rows, schema=BARS_SCHEMA), HOUR, NOW)
     assert checked.valid.is_empty()
-    assert checked.rejected["reason"].str.starts_with("duplicate key in batch").all()
+    assert (
+        checked.rejected["reason"].to_list()
+        == ["duplicate key with different values: AAPL 1Hour 2024-01-02 15:00:00.000000+00:00"] * 3
+    )
+
+
+def test_exact_copies_keep_the_first_row_and_reject_the_others_as_copies() -> None:
+    later = datetime(2024, 1, 2, 16, tzinfo=UTC)
+    rows = [bar(), bar(ts=later), bar(), bar(), bar(ts=later, trade_count=None)]
+    checked = check_bars(pl.DataFrame(rows, schema=BARS_SCHEMA), HOUR, NOW)
+    assert checked.valid.to_dicts() == [rows[0]]
+    assert checked.rejected["reason"].to_list() == [
+        "duplicate key with different values: AAPL 1Hour 2024-01-02 16:00:00.000000+00:00",
+        "exact duplicate of a landed row: AAPL 1Hour 2024-01-02 15:00:00.000000+00:00",
+        "exact duplicate of a landed row: AAPL 1Hour 2024-01-02 15:00:00.000000+00:00",
+        "duplicate key with different values: AAPL 1Hour 2024-01-02 16:00:00.000000+00:00",
+    ]
+
+
+def test_a_copy_of_a_bad_row_is_rejected_for_what_is_wrong_with_it() -> None:
+    assert reasons([bar(high=98.0), bar(high=98.0)]) == ["high 98.0 < low 99.0"] * 2
 
 
 def test_daily_bars_must_start_at_midnight_new_york() -> None:
