@@ -174,3 +174,13 @@ def test_a_secret_is_shown_as_stars_and_its_last_two_characters() -> None:
     assert shown("alpaca_secret_key", SecretStr("abcdefgh")) == "****gh"
     assert shown("database_url", "postgresql://u:pa55word@h/db") == "postgresql://u:****rd@h/db"
     assert shown("trading_mode", "paper") == "paper"
+
+
+def test_every_setting_is_listed_in_the_env_example_and_the_readme() -> None:
+    root = Path(__file__).resolve().parents[2]
+    example = (root / "config" / ".env.example").read_text()
+    readme = (root / "README.md").read_text()
+    for name in Settings.model_fields:
+        variable = name.upper()
+        assert f"{variable}=" in example, f"{variable} is missing from config/.env.example"
+        assert f"`{variable}`" in readme, f"{variable} is missing from the README's settings"
