@@ -8,38 +8,84 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from loguru import logger
-from pydantic import ValidationError
 from rich.console import Console
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
-from config.settings import ConfigurationError, Settings
+from config.settings import Settings, load_settings
 
-app = typer.Typer(
-    help="A SQL-first trading pipeline for US equities through Alpaca.", no_args_is_help=True
-)
 console = Console()
 err = Console(stderr=True)
+_debug = False
+
+
+class FriendlyGroup(TyperGroup):
+    """Every command's failure as one or two lines naming what to fix (`--debug`: traceback).
+
+    Exit 2 for bad input (a setting, an argument, a spec, a file), 1 for an outage.
+    """
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except Exception as error:
+            if _debug:
+                raise
+            from flows.errors import explain
+
+            failure = explain(error)
+            if failure is None:
+                err.print(f"[bold red]error:[/] {type(error).__name__}: {error}")
+                err.print("run again with --debug for the traceback")
+                raise typer.Exit(code=1) from None
+            err.print(f"[bold red]error:[/] {failure.message}")
+            raise typer.Exit(code=failure.code) from None
+
+
+app = typer.Typer(
+    cls=FriendlyGroup,
+    help="A SQL-first trading pipeline for US equities through Alpaca.",
+    no_args_is_help=True,
+)
 
 
 @app.callback()
 def _main(
     log_level: Annotated[str, typer.Option(help="Log level: DEBUG, INFO, WARNING, ERROR")] = "INFO",
+    debug: Annotated[bool, typer.Option(help="Show the traceback of a failure")] = False,
 ) -> None:
     """Set up logging for every command."""
+    global _debug
+    _debug = debug
     logger.remove()
     logger.add(sys.stderr, level=log_level.upper())
+    if not debug:
+        _quiet_prefect_tracebacks()
+
+
+def _quiet_prefect_tracebacks() -> None:
+    """Prefect logs a failed flow's traceback; the command's own one-line error says it better."""
+    import logging
+
+    class NoTraceback(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.exc_info = None
+            record.exc_text = None
+            return True
+
+    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(name).addFilter(NoTraceback())
 
 
 def _settings() -> Settings:
-    """Settings from the environment and `.env` in the working directory, if present."""
-    env_file = Path(".env")
-    try:
-        return Settings(_env_file=env_file if env_file.exists() else None)  # type: ignore[call-arg]
-    except ValidationError as error:
-        raise _fail(f"invalid settings: {error}") from error
+    """The settings (environment, then `.env`); a bad value stops here, naming its variable."""
+    return load_settings()
 
 
 def _fail(message: str) -> typer.Exit:
@@ -76,6 +122,32 @@ def _engine(settings: Settings):  # type: ignore[no-untyped-def]
     return engine
 
 
+@app.command("config")
+def config_command() -> None:
+    """Print the resolved settings, where each came from, and the database and Alpaca host the
+    next command would use (secrets masked; nothing is contacted)."""
+    from rich.table import Table
+
+    from config.env_file import ENV_FILE_VARIABLE, env_file_path
+    from config.settings import describe_targets, setting_rows
+
+    settings = _settings()
+    path = env_file_path()
+    table = Table(title="settings: environment first, then the .env file, then defaults")
+    for column in ("variable", "value", "from"):
+        table.add_column(column, overflow="fold")
+    for variable, value, origin in setting_rows(settings):
+        table.add_row(variable, value, origin)
+    console.print(table)
+    console.print(
+        f".env file: {path}"
+        if path
+        else f".env file: none (no .env in {Path.cwd()}, {ENV_FILE_VARIABLE} unset)"
+    )
+    for line in describe_targets(settings):
+        console.print(line)
+
+
 @app.command()
 def init() -> None:
     """Create the schemas and raw tables (versioned migrations; safe to repeat)."""
@@ -105,6 +177,12 @@ def backfill(
     names = [s.strip().upper() for s in symbols.split(",") if s.strip()]
     if not names:
         raise _fail(f"--symbols {symbols!r} names no symbol")
+    begin, until = _parse_time(start, "--start"), _parse_time(end, "--end") if end else None
+    now = datetime.now(UTC)
+    if begin > now:
+        raise _fail(f"--start {start!r} is in the future (now {now:%Y-%m-%d %H:%M} UTC)")
+    if until is not None and until < begin:
+        raise _fail(f"--end {end!r} is before --start {start!r}")
     options = landing_options(settings)
     try:
         tf = parse_timeframe(timeframe)
@@ -112,17 +190,9 @@ def backfill(
         engine = _engine(settings)
         with bars_progress(console, options, len(names)):
             runs = run_backfill(
-                data,
-                trading,
-                engine,
-                names,
-                tf,
-                _parse_time(start, "--start"),
-                _parse_time(end, "--end") if end else None,
-                settings.alpaca_feed,
-                options,
+                data, trading, engine, names, tf, begin, until, settings.alpaca_feed, options
             )
-    except (ConfigurationError, UnknownSymbolError, ValueError) as error:
+    except (UnknownSymbolError, ValueError) as error:
         raise _fail(str(error)) from error
     console.print(summary_table(f"{tf.name} bars", runs))
 
@@ -180,13 +250,17 @@ def run(
 ) -> None:
     """Run one hourly cycle now: load → dbt build → execute → sync."""
     _prefect_env()
-    from flows.pipeline import hourly_cycle
+    from flows.pipeline import hourly_cycle, open_cycle
+    from flows.prefect_server import prefect_api
+    from strategies.spec import load_specs
 
+    settings = _settings()
     try:
-        _engine(_settings())
-        summary = hourly_cycle(force=force)
-    except ConfigurationError as error:
+        load_specs()  # a bad spec stops here, before anything starts
+    except ValueError as error:
         raise _fail(str(error)) from error
+    with open_cycle(settings) as cycle, prefect_api():
+        summary = hourly_cycle(force=force, cycle=cycle)
     console.print(summary)
 
 
@@ -201,11 +275,8 @@ def execute() -> None:
     from execution.execute import execute_approved
 
     settings = _settings()
-    try:
-        client = trading_client(settings)
-        engine = _engine(settings)
-    except ConfigurationError as error:
-        raise _fail(str(error)) from error
+    client = trading_client(settings)
+    engine = _engine(settings)
     console.print(trading_target(settings, client))
     result = execute_approved(client, engine, settings.trading_mode)
     orders, summary = result.orders, result.summary
@@ -246,15 +317,33 @@ def halt(
     from execution.kill_switch import halt as halt_trading
 
     settings = _settings()
-    engine = _engine(settings)
     client = trading_client(settings) if cancel_orders or close_positions else None
     try:
-        at, cancelled, closed = halt_trading(engine, client, reason, cancel_orders, close_positions)
+        # The broker first, the database (engine, migrations, record) after: see kill_switch.
+        done = halt_trading(
+            lambda: _engine(settings), client, reason, cancel_orders, close_positions
+        )
     except ValueError as error:
         raise _fail(str(error)) from error
-    console.print(f"HALTED at {at.isoformat(timespec='seconds')}: {reason.strip()}")
-    if cancel_orders or close_positions:
-        console.print(f"asked the broker to cancel {cancelled} orders and close {closed} positions")
+    if client is not None:
+        console.print(
+            f"asked the broker to cancel {done.cancelled} orders and close {done.closed} positions"
+        )
+    for failure in done.broker_failures:
+        err.print(f"[bold red]broker:[/] {failure}")
+    if done.recorded_at is not None:
+        console.print(
+            f"HALTED at {done.recorded_at.isoformat(timespec='seconds')}: {reason.strip()}"
+        )
+    else:
+        where = "DATABASE_URL" if settings.database_url else "the embedded database"
+        err.print(
+            f"[bold red]halt NOT recorded[/] in {where}: {done.record_error}. The executor"
+            " will not see this halt: run `trading halt` again once the database answers, and"
+            " stop `trading serve` until then."
+        )
+    if not done.complete:
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -273,7 +362,12 @@ def resume(
     console.print(f"resumed at {at.isoformat(timespec='seconds')}: {reason.strip()}")
     still = current_halt(engine)
     if still is not None:
-        console.print(f"[bold red]still HALTED[/] by the last build's state: {still.reason}")
+        # marts.trading_state is the last build's, made before this resume.
+        console.print(
+            f"[bold yellow]the last build said HALTED[/]: {still.reason}. The next build applies"
+            " this resume: it acknowledges the reconciliation mismatches landed before it; other"
+            " reasons (a failed bars load, a new mismatch) hold until they clear."
+        )
 
 
 @app.command()
@@ -343,10 +437,7 @@ def ingest_reference() -> None:
     from ingestion.reference import sync_reference
 
     settings = _settings()
-    try:
-        runs = sync_reference(trading_client(settings), _engine(settings), datetime.now(UTC))
-    except ConfigurationError as error:
-        raise _fail(str(error)) from error
+    runs = sync_reference(trading_client(settings), _engine(settings), datetime.now(UTC))
     console.print(summary_table("reference data", runs))
 
 

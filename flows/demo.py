@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,29 +14,40 @@ import pandas as pd
 from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.models import Order
 from alpaca.trading.requests import GetOrdersRequest
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, text
 
-from config.alpaca import data_client, trading_client
-from config.database import make_engine, resolve_connection
 from config.settings import Settings
 from flows.dbt import run_dbt
 from flows.ingest import landing_options
-from flows.pipeline import CycleSummary, hourly_cycle
+from flows.pipeline import CycleSummary, hourly_cycle, open_cycle
 from ingestion.bars import backfill
 from ingestion.db import totals
-from ingestion.migrate import migrate
 from ingestion.timeframes import parse_timeframe
 from strategies.spec import load_specs
 
 NEW_YORK = ZoneInfo("America/New_York")
-# The simulator is local: Alpaca's 200 requests a minute do not apply to it.
-DEMO_ENV = {
-    "ALPACA_API_KEY": "PKDEMO",
-    "ALPACA_SECRET_KEY": "DEMOSECRET",
-    "ALPACA_RATE_LIMIT_PER_MINUTE": "100000",
-}
+DEMO_KEYS = ("PKDEMO", "DEMOSECRET")
+
+
+def demo_settings(settings: Settings, simulator_url: str) -> Settings:
+    """The user's settings pointed at the demo's simulator: its keys, paper mode, and no rate
+    limit (Alpaca's 200 requests a minute do not apply to a local simulator)."""
+    key, secret = DEMO_KEYS
+    return settings.model_copy(
+        update={
+            "alpaca_trading_url": simulator_url,
+            "alpaca_data_url": simulator_url,
+            "alpaca_api_key": SecretStr(key),
+            "alpaca_secret_key": SecretStr(secret),
+            "trading_mode": "paper",
+            "trading_live_confirm": None,
+            "alpaca_rate_limit_per_minute": 100_000,
+            "trading_home": settings.trading_home.resolve(),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -176,34 +185,25 @@ def run_demo(
         f"{window.history_start:%Y-%m-%d}, then {days} trading days hour by hour "
         f"({window.sessions[0][0]:%Y-%m-%d} to {window.sessions[-1][0]:%Y-%m-%d})"
     )
-    # Prefect's local ephemeral server takes seconds to start: start it while the demo backfills.
-    # (Imported here, not in the thread: concurrent first imports of SQLAlchemy can break.)
-    from prefect.server.api.server import SubprocessASGIServer
-
-    prefect_server = threading.Thread(target=SubprocessASGIServer().start, daemon=True)
-    if not os.environ.get("PREFECT_API_URL"):
-        prefect_server.start()
-    with running_simulator(
-        start=window.start, speed=0.0, state_path=home / "simulator-state.json"
-    ) as sim:
-        os.environ.update({"ALPACA_TRADING_URL": sim.url, "ALPACA_DATA_URL": sim.url, **DEMO_ENV})
-        os.environ["TRADING_HOME"] = str(home)
-        demo_settings = Settings()
-        connection = resolve_connection(demo_settings)
-        engine = make_engine(connection)
-        migrate(engine)
+    with (
+        running_simulator(
+            start=window.start, speed=0.0, state_path=home / "simulator-state.json"
+        ) as sim,
+        open_cycle(demo_settings(settings, sim.url)) as cycle,
+    ):
+        engine = cycle.engine
         runs = [
             run
             for timeframe in sorted({spec.timeframe for spec in specs})
             for run in backfill(
-                data_client(demo_settings),
-                trading_client(demo_settings),
+                cycle.data,
+                cycle.trading,
                 engine,
                 sorted({s for spec in specs if spec.timeframe == timeframe for s in spec.universe}),
                 parse_timeframe(timeframe),
                 window.history_start,
                 window.start,
-                options=landing_options(demo_settings),
+                options=landing_options(cycle.settings),
             )
         ]
         total = totals(runs)
@@ -211,9 +211,7 @@ def run_demo(
             f"backfill: {total.fetched} bars fetched, {total.landed} landed, "
             f"{total.unchanged} unchanged"
         )
-        run_dbt(["parse", "--quiet"], connection)  # the cycles' builds then only re-parse changes
-        if prefect_server.is_alive():
-            prefect_server.join()
+        run_dbt(["parse", "--quiet"], cycle.connection)  # the cycles' builds re-parse only changes
         last: CycleSummary | None = None
         # The simulator keeps its state (and its clock) across runs: hours it has lived are done.
         resumed_at = _clock(sim.url)
@@ -227,14 +225,14 @@ def run_demo(
             _set_clock(sim.url, at)
             began = time.monotonic()
             # The dashboard's marts are refreshed once, after the last hour, to keep the demo short.
-            last = hourly_cycle(refresh_dashboard=at == hours[-1])
+            last = hourly_cycle(refresh_dashboard=at == hours[-1], cycle=cycle)
             console.print(
                 f"{at.astimezone(NEW_YORK):%a %m-%d %H:%M} ET  bars +{last.bars_landed}  "
                 f"orders {len(last.submitted)}  fills +{last.fills_new}  "
                 f"equity {float(last.equity or 0):,.2f}  {time.monotonic() - began:.1f}s"
             )
         # Nested: each bracket's exit legs (ids the broker made up) inside their entry.
-        held: list[Order] = trading_client(demo_settings).get_orders(  # type: ignore[assignment]
+        held: list[Order] = cycle.trading.get_orders(  # type: ignore[assignment]
             GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500, nested=True)
         )
         sim_orders = sorted(o.client_order_id for o in held)
@@ -248,6 +246,5 @@ def run_demo(
             f"{len(sim_orders)} (and {legs} bracket exit legs)" if legs else str(len(sim_orders))
         )
         console.print(_summary_table(engine, held_text, last, len(hours)))
-        engine.dispose()
     console.print("open the dashboard: [bold]make dashboard[/] (or `trading dashboard`)")
     return DemoResult(cycles=len(hours), backfill_landed=total.landed, simulator_orders=sim_orders)

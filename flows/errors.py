@@ -6,6 +6,7 @@ Redis or Alpaca cannot be reached, or Alpaca answers with an error) exits 1. Sec
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import requests
@@ -46,6 +47,16 @@ def _current_settings() -> Settings | None:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def _transport_cause(error: BaseException) -> str:
+    """`GET /v2/clock failed after 5 attempts: Connection refused`, not urllib3's whole story."""
+    text = _first_line(error)
+    reason = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text) or re.search(r"(\w+ timed out)", text)
+    if reason is None:
+        return text
+    head = text.split(": ")[0] if " failed after " in text else ""
+    return f"{head}: {reason.group(1).strip()}" if head else reason.group(1).strip()
 
 
 def _database(error: BaseException, settings: Settings | None) -> Failure:
@@ -95,10 +106,10 @@ def explain(error: BaseException) -> Failure | None:
         return _database(error, settings)
     if isinstance(error, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         where = _setting(settings, "redis_url")
-        return Failure(f"cannot reach Redis at {where}: {_first_line(error)}", OUTAGE)
+        return Failure(f"cannot reach Redis at {where}: {_transport_cause(error)}", OUTAGE)
     if isinstance(error, AlpacaUnavailableError | requests.ConnectionError | requests.Timeout):
         where = _alpaca_setting(settings, _request_url(error))
-        return Failure(f"cannot reach Alpaca at {where}: {_first_line(error)}", OUTAGE)
+        return Failure(f"cannot reach Alpaca at {where}: {_transport_cause(error)}", OUTAGE)
     if isinstance(error, APIError):
         status = error.status_code
         where = _alpaca_setting(settings, _request_url(error))

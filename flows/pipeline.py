@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from alpaca.data.historical import StockHistoricalDataClient
+from alpaca.trading.client import TradingClient
 from dbt_common.events.base_types import EventLevel
 from loguru import logger
 from prefect import flow, get_run_logger, task
@@ -25,6 +29,7 @@ from flows.ingest import landing_options
 from ingestion.account import snapshot_account
 from ingestion.bars import load_new_bars
 from ingestion.fills import sync_fills
+from ingestion.migrate import migrate
 from ingestion.orders import sync_orders
 from ingestion.reference import sync_reference
 from ingestion.timeframes import parse_timeframe
@@ -66,16 +71,52 @@ def runs_now(settings: Settings, market_open: bool, force: bool) -> bool:
     return market_open or force or settings.outside_hours == "queue"
 
 
+class Cycle:
+    """What one process resolves once and every step of its cycles shares: the settings, the
+    database (connection for dbt, one engine) and the Alpaca clients (one each).
+
+    Slots only: Prefect records a flow's parameters, and an object without a `__dict__` is
+    recorded as `<Cycle>`, never with its settings, URLs or keys.
+    """
+
+    __slots__ = ("connection", "data", "engine", "settings", "trading")
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        # The clients first: missing keys stop us before any connection is made.
+        self.trading: TradingClient = trading_client(settings)
+        self.data: StockHistoricalDataClient = data_client(settings)
+        self.connection: Connection = resolve_connection(settings)
+        self.engine: Engine = make_engine(self.connection)
+        try:
+            migrate(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def close(self) -> None:
+        """Close the engine's pooled connections."""
+        self.engine.dispose()
+
+
+@contextmanager
+def open_cycle(settings: Settings) -> Iterator[Cycle]:
+    """A Cycle for these settings, closed afterwards."""
+    cycle = Cycle(settings)
+    try:
+        yield cycle
+    finally:
+        cycle.close()
+
+
 @task(cache_policy=NO_CACHE)
-def load(
-    settings: Settings, engine: Engine, specs: list[StrategySpec], as_of: datetime
-) -> tuple[int, int]:
+def load(cycle: Cycle, specs: list[StrategySpec], as_of: datetime) -> tuple[int, int]:
     """Record the strategy specs (a changed one gets a new row), land the calendar and assets,
     the newest bars of every universe, then orders and fills.
 
     Returns (bars landed, bars quarantined).
     """
-    data, trading = data_client(settings), trading_client(settings)
+    settings, engine, trading = cycle.settings, cycle.engine, cycle.trading
     record_params(engine, specs, effective_from=as_of)
     sync_reference(trading, engine, as_of)
     landed = quarantined = 0
@@ -84,7 +125,7 @@ def load(
             {s for spec in specs if spec.timeframe == timeframe_name for s in spec.universe}
         )
         runs = load_new_bars(
-            data,
+            cycle.data,
             trading,
             engine,
             symbols,
@@ -96,16 +137,18 @@ def load(
         )
         landed += sum(run.landed + run.corrected for run in runs)
         quarantined += sum(run.quarantined for run in runs)
+    # Orders and fills that changed since the last cycle (a limit or bracket leg filling between
+    # cycles) must be in the books before dbt decides, or positions and reconciliation lag.
     sync_orders(trading, engine)
     sync_fills(trading, engine)
     return landed, quarantined
 
 
 @task(cache_policy=NO_CACHE)
-def execute(settings: Settings, engine: Engine) -> tuple[int, list[str], list[str], int]:
+def execute(cycle: Cycle) -> tuple[int, list[str], list[str], int]:
     """Submit marts.approved_orders unless trading is halted; returns (approved, submitted,
     rejected, already submitted)."""
-    result = execute_approved(trading_client(settings), engine, settings.trading_mode)
+    result = execute_approved(cycle.trading, cycle.engine, cycle.settings.trading_mode)
     if result.summary is None:
         reason = result.halted.reason if result.halted else ""
         logger.warning("HALTED ({}): {} approved orders not sent", reason, len(result.orders))
@@ -115,12 +158,15 @@ def execute(settings: Settings, engine: Engine) -> tuple[int, list[str], list[st
 
 
 @task(cache_policy=NO_CACHE)
-def sync(settings: Settings, engine: Engine, as_of: datetime) -> tuple[int, str]:
-    """Pull orders and fills, then snapshot the account at as_of; returns (new fills, equity)."""
-    client = trading_client(settings)
-    sync_orders(client, engine)
-    new_fills = sync_fills(client, engine)
-    return new_fills, str(snapshot_account(client, engine, as_of).equity)
+def sync(cycle: Cycle, as_of: datetime) -> tuple[int, str]:
+    """Pull orders and fills, then snapshot the account at as_of; returns (new fills, equity).
+
+    A second sync, after `load`'s: this cycle's own orders and their fills must land before the
+    account snapshot, so reconciliation compares the broker's snapshot with the same fills.
+    """
+    sync_orders(cycle.trading, cycle.engine)
+    new_fills = sync_fills(cycle.trading, cycle.engine)
+    return new_fills, str(snapshot_account(cycle.trading, cycle.engine, as_of).equity)
 
 
 def dbt_build(
@@ -170,23 +216,32 @@ def dbt_build(
 
 
 @flow(name="hourly_cycle", log_prints=False)
-def hourly_cycle(force: bool = False, refresh_dashboard: bool = True) -> CycleSummary:
+def hourly_cycle(
+    force: bool = False, refresh_dashboard: bool = True, cycle: Cycle | None = None
+) -> CycleSummary:
     """One cycle at the broker clock's time; skipped while the market is closed unless forced.
 
     load → dbt build of what the executor reads (a failed model or test stops the cycle) →
     execute → sync → dbt build of what the dashboard reads (after the trades, off the hot path).
+    `cycle` is what the caller resolved (the CLI, the demo); a worker or scheduler passes none
+    and the flow resolves its own from `load_settings()`, the same way.
     """
+    if cycle is None:
+        with open_cycle(load_settings()) as own:
+            return run_cycle(own, force, refresh_dashboard)
+    return run_cycle(cycle, force, refresh_dashboard)
+
+
+def run_cycle(cycle: Cycle, force: bool, refresh_dashboard: bool) -> CycleSummary:
+    """The body of `hourly_cycle`, on resources resolved once."""
     run_logger = get_run_logger()
-    settings = load_settings()
-    connection = resolve_connection(settings)
-    engine = make_engine(connection)
-    client = trading_client(settings)
-    clock = client.get_clock()
+    settings, engine = cycle.settings, cycle.engine
+    clock = cycle.trading.get_clock()
     as_of: datetime = clock.timestamp  # type: ignore[union-attr]
     summary = CycleSummary(
         as_of=as_of,
         market_open=bool(clock.is_open),  # type: ignore[union-attr]
-        trading=trading_target(settings, client),
+        trading=trading_target(settings, cycle.trading),
     )
     run_logger.info("cycle at %s: %s", as_of.isoformat(), summary.trading)
     if not runs_now(settings, summary.market_open, force):
@@ -194,19 +249,20 @@ def hourly_cycle(force: bool = False, refresh_dashboard: bool = True) -> CycleSu
         return summary
     specs = load_specs()
     variables = dbt_vars(specs)
-    summary.bars_landed, summary.bars_quarantined = load(settings, engine, specs, as_of)
+    summary.bars_landed, summary.bars_quarantined = load(cycle, specs, as_of)
     summary.dbt_nodes_passed = dbt_build(
-        connection, as_of, variables, settings.dbt_node_tasks, TRADING_GATE
+        cycle.connection, as_of, variables, settings.dbt_node_tasks, TRADING_GATE
     )
+    # For the summary only; the executor checks the halt again right before it sends, because
+    # a `trading halt` typed after this line must still stop this cycle's orders.
     summary.state = describe_state(engine)
     summary.approved, summary.submitted, summary.rejected, summary.already_submitted = execute(
-        settings, engine
+        cycle
     )
-    summary.fills_new, summary.equity = sync(settings, engine, as_of)
+    summary.fills_new, summary.equity = sync(cycle, as_of)
     if refresh_dashboard:
         summary.dbt_nodes_passed += dbt_build(
-            connection, as_of, variables, settings.dbt_node_tasks, DASHBOARD
+            cycle.connection, as_of, variables, settings.dbt_node_tasks, DASHBOARD
         )
     run_logger.info("cycle done: %s", json.dumps(asdict(summary), default=str))
-    engine.dispose()
     return summary

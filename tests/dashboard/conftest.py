@@ -376,15 +376,26 @@ def _wait_until_serving(process: subprocess.Popen[bytes], port: int, log: Path) 
 
 
 @contextmanager
-def streamlit_server(connection: Connection, workdir: Path) -> Iterator[str]:
-    """Run `streamlit run` (the argv `trading dashboard` uses) on a free port; yields its URL."""
+def streamlit_server(
+    connection: Connection, workdir: Path, env_file: bool = False
+) -> Iterator[str]:
+    """Run `streamlit run` (the argv `trading dashboard` uses) on a free port; yields its URL.
+
+    With `env_file`, DATABASE_URL is only in a `.env` in the server's working directory.
+    """
     port = _free_port()
     url = connection.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
     env = {**os.environ, "DATABASE_URL": url, "TRADING_HOME": str(workdir / "home")}
+    cwd = REPO_ROOT
+    if env_file:
+        del env["DATABASE_URL"]
+        env.pop("TRADING_ENV_FILE", None)
+        (workdir / ".env").write_text(f"DATABASE_URL={url}\n")
+        cwd = workdir
     log = workdir / "streamlit.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            streamlit_command(port), cwd=REPO_ROOT, env=env, stdout=output, stderr=output
+            streamlit_command(port), cwd=cwd, env=env, stdout=output, stderr=output
         )
     try:
         _wait_until_serving(process, port, log)

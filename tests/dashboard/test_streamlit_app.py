@@ -190,3 +190,19 @@ def test_unreachable_database_shows_an_error_not_a_traceback(
     expect(alert).to_contain_text("does not exist")
     expect(page.get_by_test_id("stException")).to_have_count(0)
     expect(page.get_by_role("heading", name="Trading overview")).to_have_count(0)
+
+
+def test_database_url_only_in_the_env_file_shows_that_databases_data(
+    built_database: BuiltDatabase, page: Page, tmp_path: Path
+) -> None:
+    """With DATABASE_URL only in `.env` (none in the environment), the dashboard reads that
+    database, not the embedded one its TRADING_HOME would start."""
+    from tests.dashboard.conftest import streamlit_server
+
+    with streamlit_server(built_database.connection, tmp_path, env_file=True) as url:
+        page.goto(url)
+        metrics = page.get_by_test_id("stMetric")
+        expect(metrics.filter(has_text="Equity").get_by_test_id("stMetricValue")).to_have_text(
+            _money(built_database.dataset.last_equity)
+        )
+    assert not (tmp_path / "home" / "pgdata").exists()

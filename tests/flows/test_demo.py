@@ -10,8 +10,8 @@ from rich.console import Console
 from sqlalchemy import Engine, text
 
 from config.database import Connection
-from config.settings import Settings
-from flows.demo import DEMO_ENV, cycle_times, demo_window, run_demo
+from config.settings import load_settings
+from flows.demo import DEMO_KEYS, cycle_times, demo_window, run_demo
 
 TODAY = datetime(2024, 3, 12, 12, tzinfo=UTC)  # a Tuesday; the demo runs Monday 2024-03-11
 
@@ -67,8 +67,7 @@ def test_short_demo_trades_once_per_decision_and_a_rerun_duplicates_nothing(
     url = fresh_database.sqlalchemy_url.replace("postgresql+psycopg", "postgresql")
     for name in ("ALPACA_TRADING_URL", "ALPACA_DATA_URL", "ALPACA_API_KEY", "ALPACA_SECRET_KEY"):
         monkeypatch.setenv(name, "")
-    # The demo and its cycles set these in-process; setting them here undoes them afterwards.
-    monkeypatch.setenv("ALPACA_RATE_LIMIT_PER_MINUTE", "100000")
+    # The cycles set this in-process; setting it here undoes it afterwards.
     monkeypatch.setenv("TRADING_AS_OF", TODAY.isoformat())
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -76,9 +75,9 @@ def test_short_demo_trades_once_per_decision_and_a_rerun_duplicates_nothing(
     monkeypatch.setenv("TRADING_HOME", str(tmp_path / "home"))
     console = Console(file=(tmp_path / "demo.log").open("w"), width=120)
 
-    first = run_demo(Settings(), days=1, history_days=10, console=console, today=TODAY)
+    first = run_demo(load_settings(), days=1, history_days=10, console=console, today=TODAY)
     after_first = table_counts(engine)
-    second = run_demo(Settings(), days=1, history_days=10, console=console, today=TODAY)
+    second = run_demo(load_settings(), days=1, history_days=10, console=console, today=TODAY)
     after_second = table_counts(engine)
 
     assert first.cycles == 6
@@ -110,7 +109,7 @@ def test_short_demo_trades_once_per_decision_and_a_rerun_duplicates_nothing(
     assert "order decisions (last cycle)" in printed
     assert submitted, "the demo placed no order"
     assert "raw.order_submissions.client_order_id" in rows_holding(engine, submitted[0])
-    for key in (DEMO_ENV["ALPACA_API_KEY"], DEMO_ENV["ALPACA_SECRET_KEY"]):
+    for key in DEMO_KEYS:
         assert key not in printed
         assert rows_holding(engine, key) == [], f"{key} was written to the database"
     assert first.simulator_orders == submitted
