@@ -141,7 +141,11 @@ def halt(
 
 
 def resume(engine: Engine, reason: str) -> datetime:
-    """Lift a manual halt, and acknowledge the reconciliation mismatches found before now."""
+    """Lift a manual halt, and acknowledge the reconciliation mismatches landed before now.
+
+    Both on the database's clock, for every build after it, whatever the broker's clock says
+    (marts.trading_state).
+    """
     return record(engine, "resume", reason)
 
 

@@ -1,6 +1,6 @@
 """A trade made at the broker behind our back halts trading at the next build, with the
-reconciliation row saying why; `trading resume` acknowledges it. A cycle's own fills, booked after
-the time its snapshot is stamped with, do not."""
+reconciliation row saying why; `trading resume` acknowledges it, whatever the broker's clock says.
+A cycle's own fills, booked after the time its snapshot is stamped with, do not."""
 
 from __future__ import annotations
 
@@ -110,10 +110,28 @@ def test_an_external_trade_halts_the_next_cycle_until_resume(
     found = current_halt(module_engine)
     assert found is not None and "external_fill AAPL" in found.reason
 
+    # The simulator replays March 2024; the resume is stamped with the database's clock, years
+    # after the broker's. It lifts the halt of the next build all the same.
     resume(module_engine, "the manual AAPL buy was mine")
-    build_at(dbt_ok, module_database, datetime.now(UTC))
+    build_at(dbt_ok, module_database, next_cycle + timedelta(minutes=5))
     assert state(module_engine) == ("ACTIVE", None)
     assert current_halt(module_engine) is None
+
+    # A second manual trade, made after the resume though the broker stamps it years before it:
+    # it landed after the resume, so it halts again, and only it is named.
+    booked = httpx.post(
+        f"{sim.url}/admin/external_trade", json={"symbol": "MSFT", "side": "buy", "qty": "3"}
+    )
+    assert booked.status_code == 200, booked.text
+    later_cycle = next_cycle + timedelta(hours=1)
+    sync_orders(client, module_engine)
+    assert sync_fills(client, module_engine) == 1
+    snapshot_account(client, module_engine, later_cycle - timedelta(minutes=1))
+    build_at(dbt_ok, module_database, later_cycle)
+    halted, reason = state(module_engine)
+    assert halted == "HALTED"
+    assert reason is not None and reason.startswith("reconciliation: external_fill MSFT: fill ")
+    assert "AAPL" not in reason
 
 
 def test_fills_of_each_cycle_after_its_time_do_not_halt(

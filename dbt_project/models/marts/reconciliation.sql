@@ -40,12 +40,20 @@ fills as (
     from {{ ref('int_fills_attributed') }}
 ),
 
+fill_landings as (
+    select
+        fill_id,
+        ingested_at
+    from {{ ref('stg_alpaca__fills') }}
+),
+
 order_submissions as (
     select
         client_order_id,
         symbol,
         status,
-        created_at
+        created_at,
+        updated_at
     from {{ ref('stg_trading__order_submissions') }}
 ),
 
@@ -68,6 +76,7 @@ snapshots_so_far as (
             account_snapshots.snapshot_at
             + interval '1 minute' * {{ var('reconciliation_capture_minutes') }}
         ) as captured_at,
+        account_snapshots.ingested_at as landed_at,
         account_snapshots.cash,
         account_snapshots.equity
     from account_snapshots
@@ -119,10 +128,51 @@ counted_fills as (
         fills.symbol,
         fills.signed_qty,
         fills.price,
-        least(fills.filled_at, fills_captured_by.first_snapshot_taken_after) as counted_at
+        least(fills.filled_at, fills_captured_by.first_snapshot_taken_after) as counted_at,
+        fill_landings.ingested_at as landed_at
     from fills
     left join fills_captured_by
         on fills.fill_id = fills_captured_by.fill_id
+    left join fill_landings
+        on fills.fill_id = fill_landings.fill_id
+),
+
+{#-
+    When everything a snapshot's checks read had landed, on the database's clock: the latest
+    landing among the snapshots up to it and the fills counted in it. A resume acknowledges the
+    mismatches landed before it (marts.trading_state); a late fill that changes an old
+    snapshot's check makes it new evidence.
+-#}
+landing_events as (
+    select
+        counted_at as at,
+        0 as event_order,
+        landed_at
+    from counted_fills
+    union all
+    select
+        snapshot_at,
+        1,
+        landed_at
+    from snapshots_so_far
+),
+
+landings_running as (
+    select
+        *,
+        max(landed_at) over events_so_far as landed_so_far
+    from landing_events
+    window events_so_far as (
+        order by at, event_order rows between unbounded preceding and current row
+    )
+),
+
+snapshot_landings as (
+    select
+        at as snapshot_at,
+        landed_so_far as landed_at
+    from landings_running
+    where event_order = 1
 ),
 
 {#- The two latest snapshots at or before as_of: a difference must be in both to count. -#}
@@ -180,6 +230,7 @@ position_checks as (
         'position' as check_name,
         latest.symbol as subject,
         recent_snapshots.snapshot_at as detected_at,
+        snapshot_landings.landed_at,
         latest.ours,
         latest.broker,
         abs(latest.ours - latest.broker) > {{ qty_tolerance }}
@@ -190,6 +241,8 @@ position_checks as (
     from position_differences as latest
     inner join recent_snapshots
         on recent_snapshots.recency = 1
+    inner join snapshot_landings
+        on recent_snapshots.snapshot_at = snapshot_landings.snapshot_at
     left join position_differences as previous
         on previous.recency = 2 and latest.symbol = previous.symbol
     where latest.recency = 1
@@ -260,19 +313,23 @@ cash_checks as (
     select
         'cash' as check_name,
         'account' as subject,
-        snapshot_at as detected_at,
-        cash - cash_change + fill_flow as ours,
-        cash as broker,
-        is_mismatch,
-        'our fills since two snapshots before leave ' || round(cash - cash_change + fill_flow, 2)
-        || ' USD of cash; the broker reports ' || round(cash, 2) as detail
+        flagged.snapshot_at as detected_at,
+        snapshot_landings.landed_at,
+        flagged.cash - flagged.cash_change + flagged.fill_flow as ours,
+        flagged.cash as broker,
+        flagged.is_mismatch,
+        'our fills since two snapshots before leave '
+        || round(flagged.cash - flagged.cash_change + flagged.fill_flow, 2)
+        || ' USD of cash; the broker reports ' || round(flagged.cash, 2) as detail
     from (
         select
             *,
             differs and coalesce(lag(differs) over (order by snapshot_at), false) as is_mismatch
         from cash_differences
     ) as flagged
-    where is_mismatch or recency = 1
+    inner join snapshot_landings
+        on flagged.snapshot_at = snapshot_landings.snapshot_at
+    where flagged.is_mismatch or flagged.recency = 1
 ),
 
 {#-
@@ -398,9 +455,15 @@ equity_differences as (
 
 equity_flagged as (
     select
-        *,
-        differs and coalesce(lag(differs) over (order by snapshot_at), false) as is_mismatch
+        equity_differences.*,
+        snapshot_landings.landed_at,
+        equity_differences.differs
+        and coalesce(
+            lag(equity_differences.differs) over (order by equity_differences.snapshot_at), false
+        ) as is_mismatch
     from equity_differences
+    inner join snapshot_landings
+        on equity_differences.snapshot_at = snapshot_landings.snapshot_at
 ),
 
 equity_checks as (
@@ -408,6 +471,7 @@ equity_checks as (
         'equity' as check_name,
         'account' as subject,
         snapshot_at as detected_at,
+        landed_at,
         ours,
         equity as broker,
         is_mismatch,
@@ -437,6 +501,7 @@ external_fills as (
         'external_fill' as check_name,
         fills.symbol as subject,
         fills.filled_at as detected_at,
+        fill_landings.ingested_at as landed_at,
         cast(0 as numeric) as ours,
         fills.signed_qty as broker,
         'fill ' || fills.fill_id || ' of order ' || fills.order_id || ' ('
@@ -444,6 +509,8 @@ external_fills as (
         || ') carries no strategy prefix: a manual trade or a liquidation' as detail
     from fills
     cross join decision_time
+    left join fill_landings
+        on fills.fill_id = fill_landings.fill_id
     where fills.is_external and fills.filled_at <= decision_time.as_of
 ),
 
@@ -452,6 +519,7 @@ missing_orders as (
         'order' as check_name,
         order_submissions.client_order_id as subject,
         order_submissions.created_at as detected_at,
+        order_submissions.updated_at as landed_at,
         cast(1 as numeric) as ours,
         cast(0 as numeric) as broker,
         'we recorded ' || order_submissions.client_order_id
@@ -471,6 +539,7 @@ checks as (
         check_name,
         subject,
         detected_at,
+        landed_at,
         ours,
         broker,
         is_mismatch,
@@ -482,6 +551,7 @@ checks as (
         check_name,
         subject,
         detected_at,
+        landed_at,
         ours,
         broker,
         true as is_mismatch,
@@ -492,6 +562,7 @@ checks as (
         check_name,
         subject,
         detected_at,
+        landed_at,
         ours,
         broker,
         true as is_mismatch,
@@ -502,6 +573,7 @@ checks as (
         check_name,
         subject,
         detected_at,
+        landed_at,
         ours,
         broker,
         is_mismatch,
@@ -512,6 +584,7 @@ checks as (
         check_name,
         subject,
         detected_at,
+        landed_at,
         ours,
         broker,
         is_mismatch,
@@ -524,6 +597,7 @@ final as (
         cast(check_name as text) as check_name,
         cast(subject as text) as subject,
         cast(detected_at as timestamptz) as detected_at,
+        cast(landed_at as timestamptz) as landed_at,
         cast(ours as numeric) as ours,
         cast(broker as numeric) as broker,
         cast(is_mismatch as boolean) as is_mismatch,

@@ -1,7 +1,20 @@
+{#-
+    Two clocks: as_of is the broker's (bars, snapshots, fills are stamped with it; a simulator
+    may replay a past day), known_at the database's (manual events, runs and landings are
+    stamped with it). Each comparison stays on one clock.
+-#}
+{%- set known_at = var('known_at', none) -%}
+
 with
 
 decision_time as (
-    select {{ as_of_timestamp() }} as as_of
+    select
+        {{ as_of_timestamp() }} as as_of,
+        {% if known_at -%}
+            cast('{{ known_at | string | replace("'", "''") }}' as timestamptz)
+        {%- else -%}
+            now()
+        {%- endif %} as known_at
 ),
 
 state_events as (
@@ -36,6 +49,7 @@ reconciliation as (
         check_name,
         subject,
         detected_at,
+        landed_at,
         detail
     from {{ ref('reconciliation') }}
     where is_mismatch
@@ -62,7 +76,7 @@ latest_event as (
     select state_events.*
     from state_events
     cross join decision_time
-    where state_events.recorded_at <= decision_time.as_of
+    where state_events.recorded_at <= decision_time.known_at
     order by state_events.event_id desc
     limit 1
 ),
@@ -71,24 +85,34 @@ last_resume as (
     select max(state_events.recorded_at) as resumed_at
     from state_events
     cross join decision_time
-    where state_events.action = 'resume' and state_events.recorded_at <= decision_time.as_of
+    where state_events.action = 'resume' and state_events.recorded_at <= decision_time.known_at
+),
+
+{#- A mismatch without a landing time counts as landed now: never acknowledged by mistake. -#}
+landed_mismatches as (
+    select
+        reconciliation.*,
+        coalesce(reconciliation.landed_at, decision_time.known_at) as landed_by
+    from reconciliation
+    cross join decision_time
+    where reconciliation.detected_at <= decision_time.as_of
 ),
 
 unacknowledged_mismatches as (
-    select reconciliation.*
-    from reconciliation
+    select landed_mismatches.*
+    from landed_mismatches
     cross join last_resume
     cross join decision_time
     where
-        reconciliation.detected_at <= decision_time.as_of
-        and reconciliation.detected_at > coalesce(last_resume.resumed_at, '-infinity')
+        landed_mismatches.landed_by <= decision_time.known_at
+        and landed_mismatches.landed_by > coalesce(last_resume.resumed_at, '-infinity')
 ),
 
 latest_bars_run as (
     select ingestion_runs.*
     from ingestion_runs
     cross join decision_time
-    where ingestion_runs.kind = 'bars' and ingestion_runs.started_at <= decision_time.as_of
+    where ingestion_runs.kind = 'bars' and ingestion_runs.started_at <= decision_time.known_at
     order by ingestion_runs.run_id desc
     limit 1
 ),
@@ -150,6 +174,7 @@ reductions as (
 final as (
     select
         cast(decision_time.as_of as timestamptz) as as_of,
+        cast(decision_time.known_at as timestamptz) as known_at,
         cast(
             case
                 when exists (select from halts) then 'HALTED'
