@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import threading
 
+from alpaca.common.exceptions import APIError
+from alpaca.common.rest import RESTClient
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.trading.client import TradingClient
 
@@ -75,3 +77,29 @@ def trading_target(settings: Settings, client: TradingClient) -> str:
     account = client.get("/account")
     number = account.get("account_number", "?") if isinstance(account, dict) else "?"
     return f"{settings.trading_mode.upper()} trading at {settings.trading_url}, account {number}"
+
+
+ALPACA = "alpaca"
+SIMULATOR = "simulator"
+
+
+def source_of(client: RESTClient) -> str:
+    """Who answers this client, as landed rows' `source`: 'simulator' or 'alpaca'.
+
+    Our simulator marks every response with `X-Trading-Simulator: 1` and the client's
+    `AlpacaSession` notes whether every response it had carried the mark. Real Alpaca never
+    sends it, nor does a proxy in front of it, so anything but the simulator itself is 'alpaca',
+    the side the demo guard refuses; so is a client not on an `AlpacaSession`. A client that
+    has had no response yet is asked once (GET /v2/clock, whose status does not matter: only
+    the header is read). The syncs ask after their first fetch, so it costs them nothing; bars
+    must know before they fetch (watermarks are kept per source): one probe per data client.
+    """
+    session = client._session
+    if not isinstance(session, AlpacaSession):
+        return ALPACA
+    if session.simulator is None:
+        try:
+            client.get("/clock")
+        except APIError:
+            pass  # e.g. 404 from a data host: the response was still noticed
+    return SIMULATOR if session.simulator else ALPACA

@@ -15,6 +15,8 @@ from loguru import logger
 from config.ratelimit import RateLimiter
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Our simulator (simulator/app.py) sends this header, value "1", on every response; Alpaca never.
+SIMULATOR_HEADER = "X-Trading-Simulator"
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
 _TRANSPORT_ERRORS = (
@@ -36,6 +38,9 @@ class AlpacaSession(requests.Session):
     504, a timeout, a dropped connection or a 2xx body that is not JSON, with exponential backoff
     and jitter (a 429's Retry-After or X-Ratelimit-Reset is honoured up to the cap). Any other
     method gets exactly one attempt: a resent POST /v2/orders could place an order twice.
+
+    `simulator` says who has been answering: None before the first response, True while every
+    response has carried SIMULATOR_HEADER, False for good once one has not (see `notice`).
     """
 
     def __init__(
@@ -61,6 +66,16 @@ class AlpacaSession(requests.Session):
         self.sleep = sleep
         self.clock = clock
         self.jitter = jitter
+        self.simulator: bool | None = None
+
+    def notice(self, response: requests.Response) -> None:
+        """Note whether `response` came from our simulator (it carries SIMULATOR_HEADER).
+
+        One unmarked response makes the session count as real Alpaca from then on: a proxy, a
+        load balancer or another host that answers even once must never pass for the simulator.
+        """
+        marked = response.headers.get(SIMULATOR_HEADER) == "1"
+        self.simulator = marked if self.simulator is None else self.simulator and marked
 
     def request(  # type: ignore[override]
         self, method: str, url: str, *args: Any, **kwargs: Any
@@ -70,7 +85,9 @@ class AlpacaSession(requests.Session):
         method = method.upper()
         if method != "GET":
             self.limiter.acquire()
-            return super().request(method, url, *args, **kwargs)
+            sent = super().request(method, url, *args, **kwargs)
+            self.notice(sent)
+            return sent
         path = urlsplit(url).path
         response: requests.Response | None = None
         cause: str | None = None
@@ -85,6 +102,7 @@ class AlpacaSession(requests.Session):
                     raise  # a certificate problem does not go away by asking again
                 error, cause = e, _describe(e)
             else:
+                self.notice(response)
                 cause = _failure(response)
                 if cause is None:
                     return response

@@ -12,8 +12,8 @@ from alpaca.trading.models import TradeAccount
 from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import Connection, Engine, text
 
+from config.alpaca import ALPACA, source_of
 from ingestion.records import (
-    ALPACA,
     check_records,
     fetch_records,
     payload_json,
@@ -22,16 +22,17 @@ from ingestion.records import (
 
 INSERT_ACCOUNT = text(
     "insert into raw.account_snapshots (snapshot_at, account_id, status, cash, equity, "
-    "buying_power, long_market_value, last_equity, payload) values (:at, :id, :status, :cash, "
-    ":equity, :buying_power, :long_market_value, :last_equity, cast(:payload as jsonb)) "
+    "buying_power, long_market_value, last_equity, payload, source) values (:at, :id, :status, "
+    ":cash, :equity, :buying_power, :long_market_value, :last_equity, cast(:payload as jsonb), "
+    ":source) "
     "on conflict (snapshot_at) do nothing returning snapshot_at"
 )
 
 INSERT_POSITION = text(
     "insert into raw.position_snapshots (snapshot_at, symbol, qty, avg_entry_price, "
-    "market_value, cost_basis, unrealized_pl, current_price, payload) values (:at, :symbol, "
-    ":qty, :avg_entry_price, :market_value, :cost_basis, :unrealized_pl, :current_price, "
-    "cast(:payload as jsonb))"
+    "market_value, cost_basis, unrealized_pl, current_price, payload, source) values (:at, "
+    ":symbol, :qty, :avg_entry_price, :market_value, :cost_basis, :unrealized_pl, "
+    ":current_price, cast(:payload as jsonb), :source)"
 )
 
 
@@ -75,30 +76,35 @@ class PositionRecord(BaseModel):
     current_price: Decimal | None = None
 
 
-def _land_positions(conn: Connection, at: datetime, records: Sequence[Any]) -> None:
+def _land_positions(conn: Connection, at: datetime, records: Sequence[Any], source: str) -> None:
     """Insert the valid positions of a snapshot; quarantine the malformed ones."""
     checked = check_records(PositionRecord, records, key_field="symbol")
-    quarantine_records(conn, "position", ALPACA, checked.rejected)
+    quarantine_records(conn, "position", source, checked.rejected)
     if checked.valid:
         conn.execute(
             INSERT_POSITION,
             [
-                {**position.model_dump(), "at": at, "payload": payload_json(raw)}
+                {**position.model_dump(), "at": at, "payload": payload_json(raw), "source": source}
                 for position, raw in checked.valid
             ],
         )
 
 
 def land_snapshot(
-    conn: Connection, at: datetime, account: Any, positions: Sequence[Any]
+    conn: Connection,
+    at: datetime,
+    account: Any,
+    positions: Sequence[Any],
+    source: str = ALPACA,
 ) -> AccountRecord | None:
     """Record decoded account and position records as of `at`; None if the account was malformed.
 
     A malformed account or position goes to raw.quarantine_records. The first snapshot at a given
-    time stands: re-running a past cycle rewrites no history.
+    time stands: re-running a past cycle rewrites no history. `source` says who sent them
+    (`config.alpaca.source_of`).
     """
     checked = check_records(AccountRecord, [account], key_field="id")
-    quarantine_records(conn, "account", ALPACA, checked.rejected)
+    quarantine_records(conn, "account", source, checked.rejected)
     if not checked.valid:
         return None
     record, raw = checked.valid[0]
@@ -114,10 +120,11 @@ def land_snapshot(
             "long_market_value": record.long_market_value,
             "last_equity": record.last_equity,
             "payload": payload_json(raw),
+            "source": source,
         },
     ).scalar()
     if first:
-        _land_positions(conn, at, positions)
+        _land_positions(conn, at, positions, source)
     return record
 
 
@@ -130,7 +137,7 @@ def snapshot_account(client: TradingClient, engine: Engine, at: datetime) -> Tra
     account = client.get("/account")
     positions = fetch_records(client, "/positions")
     with engine.begin() as conn:
-        record = land_snapshot(conn, at, account, positions)
+        record = land_snapshot(conn, at, account, positions, source_of(client))
     if record is None:
         raise AccountRecordError("GET /v2/account failed validation; see raw.quarantine_records")
     return record

@@ -11,9 +11,9 @@ from loguru import logger
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, text
 
+from config.alpaca import ALPACA, source_of
 from ingestion.db import RunRecord
 from ingestion.records import (
-    ALPACA,
     Rejected,
     check_records,
     fetch_records,
@@ -24,20 +24,21 @@ from ingestion.records import (
 
 UPSERT_ASSET = text(
     "insert into raw.assets (id, symbol, name, exchange, asset_class, status, tradable, "
-    "marginable, shortable, easy_to_borrow, fractionable, payload) values (:id, :symbol, :name, "
-    ":exchange, :asset_class, :status, :tradable, :marginable, :shortable, :easy_to_borrow, "
-    ":fractionable, cast(:payload as jsonb)) "
+    "marginable, shortable, easy_to_borrow, fractionable, payload, source) values (:id, :symbol, "
+    ":name, :exchange, :asset_class, :status, :tradable, :marginable, :shortable, "
+    ":easy_to_borrow, :fractionable, cast(:payload as jsonb), :source) "
     "on conflict (id) do update set symbol = excluded.symbol, name = excluded.name, "
     "exchange = excluded.exchange, asset_class = excluded.asset_class, status = excluded.status, "
     "tradable = excluded.tradable, marginable = excluded.marginable, "
     "shortable = excluded.shortable, easy_to_borrow = excluded.easy_to_borrow, "
-    "fractionable = excluded.fractionable, payload = excluded.payload, updated_at = now() "
+    "fractionable = excluded.fractionable, payload = excluded.payload, "
+    "source = excluded.source, updated_at = now() "
     "where (raw.assets.symbol, raw.assets.name, raw.assets.exchange, raw.assets.asset_class, "
     "raw.assets.status, raw.assets.tradable, raw.assets.marginable, raw.assets.shortable, "
-    "raw.assets.easy_to_borrow, raw.assets.fractionable, raw.assets.payload) "
+    "raw.assets.easy_to_borrow, raw.assets.fractionable, raw.assets.payload, raw.assets.source) "
     "is distinct from (excluded.symbol, excluded.name, excluded.exchange, excluded.asset_class, "
     "excluded.status, excluded.tradable, excluded.marginable, excluded.shortable, "
-    "excluded.easy_to_borrow, excluded.fractionable, excluded.payload)"
+    "excluded.easy_to_borrow, excluded.fractionable, excluded.payload, excluded.source)"
 )
 
 # Symbols are unique in raw.assets and the check is immediate, so an asset that takes over
@@ -91,17 +92,18 @@ def _without_symbol_clashes(
         keep = winners
 
 
-def land_assets(conn: Connection, records: Sequence[Any]) -> tuple[int, int]:
+def land_assets(conn: Connection, records: Sequence[Any], source: str = ALPACA) -> tuple[int, int]:
     """Upsert decoded asset records, quarantining malformed ones.
 
-    Returns (rows new or changed, records quarantined).
+    Returns (rows new or changed, records quarantined). `source` says who sent them
+    (`config.alpaca.source_of`).
     """
     checked = check_records(AssetRecord, records, key_field="symbol")
     rows = conn.execute(text("select id, symbol from raw.assets"))
     held = {str(asset_id): str(symbol) for asset_id, symbol in rows}
     keep, clashes = _without_symbol_clashes(held, checked.valid)
     moving = [str(a.id) for a, _ in keep if held.get(str(a.id), a.symbol) != a.symbol]
-    quarantined = quarantine_records(conn, "asset", ALPACA, [*checked.rejected, *clashes])
+    quarantined = quarantine_records(conn, "asset", source, [*checked.rejected, *clashes])
     if not keep:
         return 0, quarantined
     if moving:
@@ -113,6 +115,7 @@ def land_assets(conn: Connection, records: Sequence[Any]) -> tuple[int, int]:
                 **asset.model_dump(exclude={"id"}),
                 "id": str(asset.id),
                 "payload": payload_json(raw),
+                "source": source,
             }
             for asset, raw in keep
         ],
@@ -128,8 +131,9 @@ def sync_assets(client: TradingClient, engine: Engine) -> RunRecord:
     """
     run = RunRecord("assets", ALPACA, {})
     records = fetch_records(client, "/assets")
+    run.source = source_of(client)  # known now that the broker has answered
     with engine.begin() as conn:
-        changed, quarantined = land_assets(conn, records)
+        changed, quarantined = land_assets(conn, records, run.source)
         record_sync(conn, run, len(records), changed, quarantined)
     logger.bind(fetched=len(records)).info("assets landed: {} new or changed", changed)
     return run

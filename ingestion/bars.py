@@ -19,6 +19,7 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine, text
 
+from config.alpaca import source_of
 from ingestion import quality
 from ingestion.db import (
     RunRecord,
@@ -298,7 +299,7 @@ def backfill(
         group = symbols[i : i + BATCH_SYMBOLS]
         run = RunRecord(
             kind="bars",
-            source=SOURCE,
+            source=source_of(data),
             params={"symbols": group, "timeframe": timeframe.name, "start": start, "end": end},
         )
         try:
@@ -343,7 +344,7 @@ def load_new_bars(
     Symbols with no watermark yet start at `default_start`; the two groups are fetched apart
     so that a new symbol does not make the others refetch their history.
     """
-    marks = watermarks(engine, timeframe)
+    marks = watermarks(engine, timeframe, source_of(data))  # the simulator's are its own
     tracked = [s for s in symbols if s in marks]
     fresh = [s for s in symbols if s not in marks]
     runs = []

@@ -13,9 +13,9 @@ from loguru import logger
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from sqlalchemy import Connection, Engine, text
 
+from config.alpaca import ALPACA, source_of
 from ingestion.db import RunRecord
 from ingestion.records import (
-    ALPACA,
     check_records,
     fetch_records,
     payload_json,
@@ -26,12 +26,14 @@ from ingestion.records import (
 NEW_YORK = ZoneInfo("America/New_York")
 
 UPSERT_SESSION = text(
-    "insert into raw.calendar (session_date, open_at, close_at, payload) "
-    "values (:session_date, :open_at, :close_at, cast(:payload as jsonb)) "
+    "insert into raw.calendar (session_date, open_at, close_at, payload, source) "
+    "values (:session_date, :open_at, :close_at, cast(:payload as jsonb), :source) "
     "on conflict (session_date) do update set open_at = excluded.open_at, "
-    "close_at = excluded.close_at, payload = excluded.payload, updated_at = now() "
-    "where (raw.calendar.open_at, raw.calendar.close_at, raw.calendar.payload) "
-    "is distinct from (excluded.open_at, excluded.close_at, excluded.payload)"
+    "close_at = excluded.close_at, payload = excluded.payload, source = excluded.source, "
+    "updated_at = now() "
+    "where (raw.calendar.open_at, raw.calendar.close_at, raw.calendar.payload, "
+    "raw.calendar.source) is distinct from "
+    "(excluded.open_at, excluded.close_at, excluded.payload, excluded.source)"
 )
 
 
@@ -61,13 +63,16 @@ class CalendarDay(BaseModel):
         return datetime.combine(self.session_date, self.close, NEW_YORK)
 
 
-def land_calendar(conn: Connection, records: Sequence[Any]) -> tuple[int, int]:
+def land_calendar(
+    conn: Connection, records: Sequence[Any], source: str = ALPACA
+) -> tuple[int, int]:
     """Upsert decoded calendar records, quarantining malformed ones.
 
-    Returns (rows new or changed, records quarantined).
+    Returns (rows new or changed, records quarantined). `source` says who sent them
+    (`config.alpaca.source_of`).
     """
     checked = check_records(CalendarDay, records, key_field="date")
-    quarantined = quarantine_records(conn, "calendar", ALPACA, checked.rejected)
+    quarantined = quarantine_records(conn, "calendar", source, checked.rejected)
     if not checked.valid:
         return 0, quarantined
     result = conn.execute(
@@ -78,6 +83,7 @@ def land_calendar(conn: Connection, records: Sequence[Any]) -> tuple[int, int]:
                 "open_at": day.open_at,
                 "close_at": day.close_at,
                 "payload": payload_json(raw),
+                "source": source,
             }
             for day, raw in checked.valid
         ],
@@ -94,8 +100,9 @@ def sync_calendar(client: TradingClient, engine: Engine, start: date, end: date)
     params = GetCalendarRequest(start=start, end=end).to_request_fields()
     run = RunRecord("calendar", ALPACA, {"start": start, "end": end})
     records = fetch_records(client, "/calendar", params)
+    run.source = source_of(client)  # known now that the broker has answered
     with engine.begin() as conn:
-        changed, quarantined = land_calendar(conn, records)
+        changed, quarantined = land_calendar(conn, records, run.source)
         record_sync(conn, run, len(records), changed, quarantined)
     logger.bind(start=start.isoformat(), end=end.isoformat(), fetched=len(records)).info(
         "calendar landed: {} new or changed", changed

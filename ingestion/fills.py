@@ -16,9 +16,9 @@ from alpaca.trading.client import TradingClient
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import Connection, Engine, text
 
+from config.alpaca import ALPACA, source_of
 from ingestion.db import RunRecord
 from ingestion.records import (
-    ALPACA,
     check_records,
     fetch_records,
     payload_json,
@@ -53,9 +53,9 @@ class FillActivity(BaseModel):
 
 INSERT_FILL = text(
     "insert into raw.fills (id, order_id, symbol, side, qty, price, transaction_time, fill_type, "
-    "cum_qty, leaves_qty, order_status, payload) values (:id, :order_id, :symbol, :side, :qty, "
-    ":price, :transaction_time, :type, :cum_qty, :leaves_qty, :order_status, "
-    "cast(:payload as jsonb)) on conflict (id) do nothing"
+    "cum_qty, leaves_qty, order_status, payload, source) values (:id, :order_id, :symbol, "
+    ":side, :qty, :price, :transaction_time, :type, :cum_qty, :leaves_qty, :order_status, "
+    "cast(:payload as jsonb), :source) on conflict (id) do nothing"
 )
 
 
@@ -66,18 +66,22 @@ def _sync_start(engine: Engine) -> datetime | None:
     return None if newest is None else newest - OVERLAP
 
 
-def land_fills(conn: Connection, records: Sequence[Any]) -> tuple[int, int]:
+def land_fills(conn: Connection, records: Sequence[Any], source: str = ALPACA) -> tuple[int, int]:
     """Insert decoded FILL activities, quarantining malformed ones.
 
     Returns (fills new, records quarantined); a fill already held is not inserted again.
+    `source` says who sent them (`config.alpaca.source_of`).
     """
     checked = check_records(FillActivity, records, key_field="id")
-    quarantined = quarantine_records(conn, "fill", ALPACA, checked.rejected)
+    quarantined = quarantine_records(conn, "fill", source, checked.rejected)
     if not checked.valid:
         return 0, quarantined
     result = conn.execute(
         INSERT_FILL,
-        [{**fill.model_dump(), "payload": payload_json(raw)} for fill, raw in checked.valid],
+        [
+            {**fill.model_dump(), "payload": payload_json(raw), "source": source}
+            for fill, raw in checked.valid
+        ],
     )
     return result.rowcount, quarantined
 
@@ -105,9 +109,10 @@ def sync_fills(client: TradingClient, engine: Engine) -> int:
             params["page_token"] = page_token
         page = fetch_records(client, "/account/activities/FILL", params)
         if page:
-            run = RunRecord("fills", ALPACA, {"after": after, "page_token": page_token})
+            source = source_of(client)  # known now that the broker has answered
+            run = RunRecord("fills", source, {"after": after, "page_token": page_token})
             with engine.begin() as conn:
-                landed, quarantined = land_fills(conn, page)
+                landed, quarantined = land_fills(conn, page, source)
                 record_sync(conn, run, len(page), landed, quarantined)
             new += landed
         if len(page) < PAGE_SIZE:

@@ -13,9 +13,9 @@ from alpaca.trading.requests import GetOrdersRequest
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Connection, Engine, text
 
+from config.alpaca import ALPACA, source_of
 from ingestion.db import RunRecord
 from ingestion.records import (
-    ALPACA,
     check_records,
     fetch_records,
     payload_json,
@@ -31,15 +31,16 @@ UPSERT_ORDER = text(
     "insert into raw.orders (id, client_order_id, symbol, side, order_type, time_in_force, qty, "
     "notional, filled_qty, filled_avg_price, limit_price, stop_price, order_class, "
     "parent_order_id, status, created_at, submitted_at, updated_at, filled_at, canceled_at, "
-    "expired_at, payload, synced_at) values (:id, :client_order_id, :symbol, :side, "
+    "expired_at, payload, source, synced_at) values (:id, :client_order_id, :symbol, :side, "
     ":order_type, :time_in_force, :qty, "
     ":notional, :filled_qty, :filled_avg_price, :limit_price, :stop_price, :order_class, "
     ":parent_order_id, :status, :created_at, :submitted_at, :updated_at, :filled_at, "
-    ":canceled_at, :expired_at, cast(:payload as jsonb), now()) "
+    ":canceled_at, :expired_at, cast(:payload as jsonb), :source, now()) "
     "on conflict (id) do update set status = excluded.status, filled_qty = excluded.filled_qty, "
     "filled_avg_price = excluded.filled_avg_price, updated_at = excluded.updated_at, "
     "filled_at = excluded.filled_at, canceled_at = excluded.canceled_at, "
-    "expired_at = excluded.expired_at, payload = excluded.payload, synced_at = now()"
+    "expired_at = excluded.expired_at, payload = excluded.payload, source = excluded.source, "
+    "synced_at = now()"
 )
 
 
@@ -84,22 +85,26 @@ def with_legs(records: Sequence[Any]) -> list[Any]:
     return flat
 
 
-def order_row(order: OrderRecord, payload: Any) -> dict[str, object]:
+def order_row(order: OrderRecord, payload: Any, source: str) -> dict[str, object]:
     """The raw.orders columns of one validated order and its original record."""
     return {
         **order.model_dump(),
         "filled_qty": order.filled_qty or 0,
         "payload": payload_json(payload),
+        "source": source,
     }
 
 
-def land_orders(conn: Connection, records: Sequence[Any]) -> list[OrderRecord]:
+def land_orders(
+    conn: Connection, records: Sequence[Any], source: str = ALPACA
+) -> list[OrderRecord]:
     """Upsert decoded orders (legs already lifted out by `with_legs`), quarantining malformed
-    ones; returns the orders landed."""
+    ones; returns the orders landed. `source` says who sent them (`config.alpaca.source_of`)."""
     checked = check_records(OrderRecord, records, key_field="id")
-    quarantine_records(conn, "order", ALPACA, checked.rejected)
+    quarantine_records(conn, "order", source, checked.rejected)
     if checked.valid:
-        conn.execute(UPSERT_ORDER, [order_row(order, raw) for order, raw in checked.valid])
+        rows = [order_row(order, raw, source) for order, raw in checked.valid]
+        conn.execute(UPSERT_ORDER, rows)
     return [order for order, _ in checked.valid]
 
 
@@ -133,12 +138,13 @@ def sync_orders(client: TradingClient, engine: Engine) -> int:
             nested=True,  # a bracket's legs come inside their entry, which names them
         )
         page = fetch_records(client, "/orders", request.to_request_fields())
+        source = source_of(client)  # known now that the broker has answered
         new = with_legs([r for r in page if record_key(r, "id") not in seen])
         landed: list[OrderRecord] = []
         if new:
-            run = RunRecord("orders", ALPACA, {"after": after})
+            run = RunRecord("orders", source, {"after": after})
             with engine.begin() as conn:
-                landed = land_orders(conn, new)
+                landed = land_orders(conn, new, source)
                 # An order's row is rewritten on every sync that returns it: none is "unchanged".
                 record_sync(conn, run, len(new), len(landed), len(new) - len(landed))
             seen.update(o.id for o in landed)

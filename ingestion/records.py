@@ -20,7 +20,6 @@ M = TypeVar("M", bound=BaseModel)
 # (record_key, reason, payload): what raw.quarantine_records keeps of one rejected record.
 Rejected = tuple[str | None, str, Any]
 
-ALPACA = "alpaca"  # the `source` of records fetched from the Alpaca API (or the simulator)
 MAX_VALUE_CHARS = 80
 
 INSERT_QUARANTINED = text(

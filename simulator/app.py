@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from loguru import logger
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simulator.broker import FillModel
 from simulator.calendar import NEW_YORK, Session, ny_date
@@ -78,6 +78,29 @@ class _AuthMiddleware:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class _MarkMiddleware:
+    """Mark every response `X-Trading-Simulator: 1`, so clients can tell it from real Alpaca.
+
+    `config.alpaca.source_of` reads the mark to label landed rows 'simulator'.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def marked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"x-trading-simulator", b"1")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, marked)
 
 
 def _one_of(params: QueryParams, name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -255,6 +278,7 @@ def create_app(sim: Simulator) -> FastAPI:
     app.add_middleware(
         FaultMiddleware, faults=sim.faults, requests=sim.requests, limiter=sim.rate_limiter
     )
+    app.add_middleware(_MarkMiddleware)  # outermost: faulted and refused answers are marked too
 
     # -- market data -------------------------------------------------------------------------
 

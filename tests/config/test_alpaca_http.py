@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +21,8 @@ from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
 from loguru import logger
 
-from config.alpaca import data_client, trading_client
-from config.alpaca_http import AlpacaSession, AlpacaUnavailableError
+from config.alpaca import data_client, source_of, trading_client
+from config.alpaca_http import SIMULATOR_HEADER, AlpacaSession, AlpacaUnavailableError
 from config.ratelimit import LocalRateLimiter
 from config.settings import Settings
 from simulator.faults import FaultRule
@@ -239,3 +242,92 @@ def test_a_429_wait_follows_the_server_within_the_cap() -> None:
     assert session.retry_wait(1, too_many(X_Ratelimit_Reset="999")) == 0.25
     assert session.retry_wait(3, too_many()) == 1.0
     assert session.retry_wait(6, None) == 4.0  # half the 8 s cap
+
+
+class _UnmarkedHost(BaseHTTPRequestHandler):
+    """Answers every GET with Alpaca's clock JSON and no simulator mark, as real Alpaca (or a
+    proxy in front of it) would."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the http.server hook's name)
+        body = json.dumps(
+            {
+                "timestamp": NOW.isoformat(),
+                "is_open": False,
+                "next_open": NOW.isoformat(),
+                "next_close": NOW.isoformat(),
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the hook's signature)
+        pass
+
+
+@pytest.fixture
+def unmarked_url() -> Iterator[str]:
+    """The URL of a local host that is not the simulator."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _UnmarkedHost)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_every_simulator_answer_carries_its_mark_even_refusals_and_faults(
+    sim: SimulatorHandle,
+) -> None:
+    inject(sim, FaultRule(kind="503", path="/v2/clock", times=1))
+    faulted = requests.get(f"{sim.url}/v2/clock", headers={"Authorization": "x"}, timeout=5)
+    refused = requests.get(f"{sim.url}/v2/account", timeout=5)  # no credentials
+    admin = requests.get(f"{sim.url}/admin/clock", timeout=5)
+    assert [r.status_code for r in (faulted, refused, admin)] == [503, 401, 200]
+    assert {r.headers.get(SIMULATOR_HEADER) for r in (faulted, refused, admin)} == {"1"}
+
+
+def test_a_client_answered_by_the_simulator_lands_as_simulator_without_asking_again(
+    settings: Settings, sim: SimulatorHandle
+) -> None:
+    client = trading_client(settings)
+    assert session_of(client).simulator is None
+    client.get_clock()
+    inject(sim)
+    assert source_of(client) == "simulator"
+    assert sim.simulator.requests.counts() == {}
+
+
+def test_a_client_not_yet_answered_asks_once(settings: Settings, sim: SimulatorHandle) -> None:
+    client = data_client(settings)
+    inject(sim)
+    assert (source_of(client), source_of(client)) == ("simulator", "simulator")
+    assert sim.simulator.requests.counts() == {"GET /v2/clock": 1}
+
+
+def test_a_host_without_the_mark_is_alpaca(tmp_path: Path, unmarked_url: str) -> None:
+    settings = Settings(
+        alpaca_api_key="PKTEST",  # type: ignore[arg-type]
+        alpaca_secret_key="SECRET",  # type: ignore[arg-type]
+        alpaca_trading_url=unmarked_url,
+        alpaca_data_url=unmarked_url,
+        redis_url=None,
+        trading_home=tmp_path,
+    )
+    trading, data = trading_client(settings), data_client(settings)
+    trading.get_clock()
+    assert (source_of(trading), source_of(data)) == ("alpaca", "alpaca")
+
+
+def test_one_unmarked_answer_makes_a_session_alpaca_for_good(
+    settings: Settings, sim: SimulatorHandle, unmarked_url: str
+) -> None:
+    client = trading_client(settings)
+    session = session_of(client)
+    session.get(f"{sim.url}/v2/clock", headers={"Authorization": "x"})
+    assert source_of(client) == "simulator"
+    session.get(f"{unmarked_url}/v2/clock")
+    client.get_clock()  # the simulator again
+    assert source_of(client) == "alpaca"

@@ -12,6 +12,7 @@ from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
 from sqlalchemy import Engine, text
 
+from config.alpaca import source_of
 from ingestion.account import land_snapshot, snapshot_account
 from simulator.server import SimulatorHandle
 
@@ -46,6 +47,16 @@ def test_snapshot_records_account_and_positions_once(
     assert positions(engine) == {"AAPL": 3, "MSFT": 2}
 
 
+def test_snapshot_from_the_simulator_says_so(
+    trading: TradingClient, holdings: None, engine: Engine
+) -> None:
+    snapshot_account(trading, engine, AT)
+    with engine.connect() as conn:
+        accounts = conn.execute(text("select source from raw.account_snapshots")).scalars()
+        held = conn.execute(text("select source from raw.position_snapshots")).scalars()
+        assert (list(accounts), list(held)) == (["simulator"], ["simulator", "simulator"])
+
+
 def test_malformed_position_is_quarantined_and_the_others_land(
     trading: TradingClient, holdings: None, engine: Engine, quarantined: Callable[[], list]
 ) -> None:
@@ -53,11 +64,11 @@ def test_malformed_position_is_quarantined_and_the_others_land(
     aapl, msft = trading.get("/positions")  # type: ignore[misc]
     bad = {**msft, "qty": "abc"}
     with engine.begin() as conn:
-        landed = land_snapshot(conn, AT, account, [aapl, bad])
+        landed = land_snapshot(conn, AT, account, [aapl, bad], source_of(trading))
     assert landed is not None
     assert positions(engine) == {"AAPL": 3}
     assert quarantined() == [
-        ("position", "MSFT", "alpaca", "qty: Input should be a valid decimal (value 'abc')", bad)
+        ("position", "MSFT", "simulator", "qty: Input should be a valid decimal (value 'abc')", bad)
     ]
 
 

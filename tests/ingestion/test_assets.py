@@ -69,6 +69,18 @@ def test_sync_lands_every_simulated_asset_with_its_flags(
     )
 
 
+def test_assets_synced_from_the_simulator_say_so(trading: TradingClient, engine: Engine) -> None:
+    run = sync_assets(trading, engine)
+    with engine.connect() as conn:
+        sources = conn.execute(text("select distinct source from raw.assets")).scalars()
+        runs = conn.execute(text("select source from raw.ingestion_runs")).scalars()
+        assert (list(sources), list(runs), run.source) == (
+            ["simulator"],
+            ["simulator"],
+            "simulator",
+        )
+
+
 def test_second_sync_lands_nothing_and_touches_no_row(
     trading: TradingClient, engine: Engine
 ) -> None:

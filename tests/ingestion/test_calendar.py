@@ -44,6 +44,18 @@ def test_sync_lands_every_session_with_early_closes_in_new_york_time(
     assert (payload["date"], payload["open"], payload["close"]) == ("2024-11-29", "09:30", "13:00")
 
 
+def test_sessions_synced_from_the_simulator_say_so(trading: TradingClient, engine: Engine) -> None:
+    run = sync_calendar(trading, engine, START, END)
+    with engine.connect() as conn:
+        sources = conn.execute(text("select distinct source from raw.calendar")).scalars()
+        runs = conn.execute(text("select source from raw.ingestion_runs")).scalars()
+        assert (list(sources), list(runs), run.source) == (
+            ["simulator"],
+            ["simulator"],
+            "simulator",
+        )
+
+
 def test_second_sync_lands_nothing_and_touches_no_row(
     trading: TradingClient, engine: Engine
 ) -> None:

@@ -11,7 +11,7 @@ from alpaca.trading.enums import OrderClass, OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest, StopLossRequest, TakeProfitRequest
 from sqlalchemy import Engine, text
 
-from config.alpaca import trading_client
+from config.alpaca import source_of, trading_client
 from config.database import Connection
 from ingestion.orders import PAGE_LIMIT, land_orders, sync_orders
 from simulator.server import SimulatorHandle, running_simulator
@@ -47,6 +47,21 @@ def test_more_orders_than_one_page_are_all_synced_once(
     assert statuses == ["filled"]
 
 
+def test_orders_synced_from_the_simulator_say_so(
+    trading: TradingClient, open_market: SimulatorHandle, engine: Engine
+) -> None:
+    trading.submit_order(
+        MarketOrderRequest(symbol="INTC", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+    )
+    open_market.simulator.advance(1)
+    assert sync_orders(trading, engine) == 1
+    with engine.connect() as conn:
+        orders = conn.execute(text("select source from raw.orders")).scalars().all()
+        runs = conn.execute(text("select kind, source from raw.ingestion_runs")).all()
+    assert orders == ["simulator"]
+    assert [tuple(r) for r in runs] == [("orders", "simulator")]
+
+
 def test_malformed_order_is_quarantined_and_the_others_land(
     trading: TradingClient,
     open_market: SimulatorHandle,
@@ -67,7 +82,7 @@ def test_malformed_order_is_quarantined_and_the_others_land(
     first, second, third = records  # type: ignore[misc]
     bad = {**second, "side": "hold"}
     with engine.begin() as conn:
-        landed = land_orders(conn, [first, bad, third])
+        landed = land_orders(conn, [first, bad, third], source_of(trading))
     assert [o.client_order_id for o in landed] == ["craft-0", "craft-2"]
     with engine.connect() as conn:
         held = conn.execute(text("select client_order_id from raw.orders order by 1")).scalars()
@@ -76,7 +91,7 @@ def test_malformed_order_is_quarantined_and_the_others_land(
         (
             "order",
             second["id"],
-            "alpaca",
+            "simulator",
             "side: Input should be 'buy' or 'sell' (value 'hold')",
             bad,
         )

@@ -10,7 +10,8 @@ source as (
         buying_power,
         long_market_value,
         last_equity,
-        ingested_at
+        ingested_at,
+        source
     from {{ source('alpaca', 'account_snapshots') }}
 ),
 
@@ -24,7 +25,8 @@ renamed as (
         cast(buying_power as numeric) as buying_power,
         cast(long_market_value as numeric) as long_market_value,
         cast(last_equity as numeric) as last_equity,
-        cast(ingested_at as timestamptz) as ingested_at
+        cast(ingested_at as timestamptz) as ingested_at,
+        cast(source as text) as data_source
     from source
 )
 

@@ -13,7 +13,8 @@ source as (
         cum_qty,
         leaves_qty,
         order_status,
-        ingested_at
+        ingested_at,
+        source
     from {{ source('alpaca', 'fills') }}
 ),
 
@@ -40,7 +41,8 @@ renamed as (
         cast(cum_qty as numeric) as order_cum_qty,
         cast(leaves_qty as numeric) as order_leaves_qty,
         cast(order_status as text) as order_status,
-        cast(ingested_at as timestamptz) as ingested_at
+        cast(ingested_at as timestamptz) as ingested_at,
+        cast(source as text) as data_source
     from source
 )
 

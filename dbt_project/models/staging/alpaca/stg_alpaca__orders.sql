@@ -23,7 +23,8 @@ source as (
         filled_at,
         canceled_at,
         expired_at,
-        synced_at
+        synced_at,
+        source
     from {{ source('alpaca', 'orders') }}
 ),
 
@@ -61,7 +62,8 @@ renamed as (
             end
             as timestamptz
         ) as closed_at,
-        cast(synced_at as timestamptz) as synced_at
+        cast(synced_at as timestamptz) as synced_at,
+        cast(source as text) as data_source
     from source
 )
 

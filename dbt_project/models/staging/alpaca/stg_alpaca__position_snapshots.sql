@@ -10,7 +10,8 @@ source as (
         cost_basis,
         unrealized_pl,
         current_price,
-        ingested_at
+        ingested_at,
+        source
     from {{ source('alpaca', 'position_snapshots') }}
 ),
 
@@ -24,7 +25,8 @@ renamed as (
         cast(cost_basis as numeric) as cost_basis,
         cast(unrealized_pl as numeric) as unrealized_pl,
         cast(current_price as numeric) as current_price,
-        cast(ingested_at as timestamptz) as ingested_at
+        cast(ingested_at as timestamptz) as ingested_at,
+        cast(source as text) as data_source
     from source
 )
 

@@ -16,7 +16,8 @@ source as (
         broker_order_id,
         reason,
         created_at,
-        updated_at
+        updated_at,
+        source
     from {{ source('trading', 'order_submissions') }}
 ),
 
@@ -38,7 +39,8 @@ renamed as (
         cast(broker_order_id as text) as broker_order_id,
         cast(reason as text) as status_reason,
         cast(created_at as timestamptz) as created_at,
-        cast(updated_at as timestamptz) as updated_at
+        cast(updated_at as timestamptz) as updated_at,
+        cast(source as text) as data_source
     from source
 )
 
