@@ -149,32 +149,35 @@ def resume(engine: Engine, reason: str) -> datetime:
     return record(engine, "resume", reason)
 
 
-def _derived_state(engine: Engine) -> Row[Any] | None:
-    """The row of marts.trading_state from the last build, or None before the first."""
-    with engine.connect() as conn:
-        if conn.execute(text("select to_regclass('marts.trading_state')")).scalar() is None:
-            return None
-        return conn.execute(DERIVED).first()
-
-
-def current_halt(engine: Engine) -> Halt | None:
-    """The halt in force, if any: the latest manual event, then the state dbt derived."""
+def _read_state(engine: Engine) -> tuple[Row[Any] | None, Row[Any] | None]:
+    """The latest manual event and the row of marts.trading_state from the last build (None
+    before the first), on one connection."""
     with engine.connect() as conn:
         latest = conn.execute(LATEST).first()
+        if conn.execute(text("select to_regclass('marts.trading_state')")).scalar() is None:
+            return latest, None
+        return latest, conn.execute(DERIVED).first()
+
+
+def _halt(latest: Row[Any] | None, derived: Row[Any] | None) -> Halt | None:
     if latest is not None and latest.action == "halt":
         return Halt(f"manual halt: {latest.reason}", latest.recorded_at)
-    derived = _derived_state(engine)
     if derived is not None and derived.state == "HALTED":
         return Halt("; ".join(derived.reasons), None)
     return None
 
 
+def current_halt(engine: Engine) -> Halt | None:
+    """The halt in force, if any: the latest manual event, then the state dbt derived."""
+    return _halt(*_read_state(engine))
+
+
 def describe_state(engine: Engine) -> str:
     """One line for people: ACTIVE, REDUCING or HALTED with the reasons."""
-    halted = current_halt(engine)
+    latest, derived = _read_state(engine)
+    halted = _halt(latest, derived)
     if halted is not None:
         return f"HALTED: {halted.reason}"
-    derived = _derived_state(engine)
     if derived is None:
         return "ACTIVE (no trading state built yet)"
     if not derived.reason_summary:
