@@ -19,6 +19,7 @@ from loguru import logger
 from requests import RequestException
 from sqlalchemy import Engine, text
 
+from config.alpaca import source_of
 from config.alpaca_http import AlpacaSession
 from execution.exits import cancel_open_exits
 from execution.order_request import order_request
@@ -45,8 +46,12 @@ class ExecutionSummary:
     abandoned: list[str] = field(default_factory=list)
 
 
-def _record_intents(engine: Engine, orders: list[ApprovedOrder], mode: str) -> dict[str, str]:
-    """Commit every order as 'pending' before anything is sent; returns earlier records' status."""
+def _record_intents(
+    engine: Engine, orders: list[ApprovedOrder], mode: str, source: str
+) -> dict[str, str]:
+    """Commit every order as 'pending' before anything is sent; returns earlier records' status.
+
+    `source` says where the orders go: 'alpaca' or 'simulator'."""
     ids = [o.client_order_id for o in orders]
     with engine.begin() as conn:
         rows = conn.execute(
@@ -57,16 +62,21 @@ def _record_intents(engine: Engine, orders: list[ApprovedOrder], mode: str) -> d
             {"ids": ids},
         )
         earlier: dict[str, str] = {row.client_order_id: row.status for row in rows}
-        new = [{**o.model_dump(), "mode": mode} for o in orders if o.client_order_id not in earlier]
+        new = [
+            {**o.model_dump(), "mode": mode, "source": source}
+            for o in orders
+            if o.client_order_id not in earlier
+        ]
         if new:
             conn.execute(
                 text(
                     "insert into raw.order_submissions (client_order_id, decision_id, strategy, "
                     "symbol, side, qty, order_class, order_type, time_in_force, limit_price, "
                     "stop_price, take_profit_price, stop_loss_price, decision_ts, trading_mode, "
-                    "status) values (:client_order_id, :decision_id, :strategy, :symbol, :side, "
-                    ":qty, :order_class, :order_type, :time_in_force, :limit_price, :stop_price, "
-                    ":take_profit_price, :stop_loss_price, :decision_ts, :mode, 'pending') "
+                    "source, status) values (:client_order_id, :decision_id, :strategy, :symbol, "
+                    ":side, :qty, :order_class, :order_type, :time_in_force, :limit_price, "
+                    ":stop_price, :take_profit_price, :stop_loss_price, :decision_ts, :mode, "
+                    ":source, 'pending') "
                     "on conflict (client_order_id) do nothing"
                 ),
                 new,
@@ -267,7 +277,7 @@ def submit_orders(
                 outcomes.record(cid, "rejected", reason=reason)
                 summary.abandoned.append(cid)
         outcomes.write()  # "not sent late" is a decision, not just an answer: it must stick
-        earlier = _record_intents(engine, orders, mode)
+        earlier = _record_intents(engine, orders, mode, source_of(client))
         checkpoint("recorded")
         for order in orders:
             cid = order.client_order_id

@@ -25,6 +25,7 @@ from flows.ingest import landing_options
 from flows.pipeline import CycleSummary, hourly_cycle, open_cycle
 from ingestion.bars import backfill
 from ingestion.db import totals
+from ingestion.sources import ensure_demo_database
 from ingestion.timeframes import parse_timeframe
 from strategies.spec import load_specs
 
@@ -192,6 +193,7 @@ def run_demo(
         open_cycle(demo_settings(settings, sim.url)) as cycle,
     ):
         engine = cycle.engine
+        ensure_demo_database(engine)  # after the migration, which labels an older demo's rows
         runs = [
             run
             for timeframe in sorted({spec.timeframe for spec in specs})

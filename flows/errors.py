@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from config.alpaca_http import AlpacaUnavailableError
 from config.env_file import EnvFileError
 from config.settings import ConfigurationError, Settings, load_settings, origin, shown
+from ingestion.sources import DemoDatabaseError
 
 BAD_INPUT = 2
 OUTAGE = 1
@@ -98,6 +99,13 @@ def explain(error: BaseException) -> Failure | None:
     if isinstance(error, ConfigurationError | EnvFileError):
         return Failure(str(error), BAD_INPUT)
     settings = _current_settings()
+    if isinstance(error, DemoDatabaseError):
+        advice = (
+            "name an empty database in DATABASE_URL, or unset it for the embedded one"
+            if settings is not None and settings.database_url
+            else "point TRADING_HOME at an empty directory for a new embedded database"
+        )
+        return Failure(f"{error}; {advice}", BAD_INPUT)
     if isinstance(error, OperationalError) or (
         isinstance(error, DBAPIError) and error.connection_invalidated
     ):

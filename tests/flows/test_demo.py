@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 from sqlalchemy import Engine, text
+from typer.testing import CliRunner
 
 from config.database import Connection
 from config.settings import load_settings
+from flows.cli import app
 from flows.demo import DEMO_KEYS, cycle_times, demo_window, run_demo
 
 TODAY = datetime(2024, 3, 12, 12, tzinfo=UTC)  # a Tuesday; the demo runs Monday 2024-03-11
@@ -119,3 +121,29 @@ def test_short_demo_trades_once_per_decision_and_a_rerun_duplicates_nothing(
     assert second.backfill_landed == 0
     assert after_second == after_first
     assert second.simulator_orders == first.simulator_orders
+
+
+def test_demo_refuses_a_database_holding_real_alpaca_data_and_lands_nothing(
+    fresh_database: Connection, engine: Engine, tmp_path: Path
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "insert into raw.ingestion_runs (kind, source, status, started_at)"
+                " values ('bars', 'alpaca', 'succeeded', now())"
+            )
+        )
+    env = {
+        "DATABASE_URL": fresh_database.url,
+        "TRADING_HOME": str(tmp_path / "home"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "COLUMNS": "250",
+    }
+
+    result = CliRunner().invoke(app, ["demo", "--days", "1", "--history-days", "2"], env=env)
+
+    assert result.exit_code == 2, result.output
+    assert "raw.ingestion_runs: 1 row from 'alpaca'" in result.output
+    assert "name an empty database in DATABASE_URL" in result.output
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from raw.bars")).scalar_one() == 0

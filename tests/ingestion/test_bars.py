@@ -115,8 +115,9 @@ def test_watermarks_are_kept_per_symbol_and_timeframe(settings: Settings, engine
     data, trading = data_client(settings), trading_client(settings)
     backfill(data, trading, engine, ["AAPL", "MSFT"], HOUR, datetime(2024, 3, 4, tzinfo=UTC), NOW)
     newest = datetime(2024, 3, 8, 20, tzinfo=UTC)  # the 15:00 New York bar, the last of Friday
-    assert watermarks(engine, HOUR) == {"AAPL": newest, "MSFT": newest}
-    assert watermarks(engine, parse_timeframe("1Day")) == {}
+    assert watermarks(engine, HOUR, "simulator") == {"AAPL": newest, "MSFT": newest}
+    assert watermarks(engine, HOUR, "alpaca") == {}
+    assert watermarks(engine, parse_timeframe("1Day"), "simulator") == {}
 
 
 def test_incremental_load_starts_from_the_watermark_minus_the_lookback(
