@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
+from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
 from config.alpaca import trading_client
@@ -180,8 +181,11 @@ def _confirm(client: Any, engine: Engine, ids: set[str]) -> None:
     raise RuntimeError(f"{len(ids - landed)} submitted orders never showed at the broker")
 
 
-def run_once(server: Connection, n: int, limit: int | None) -> ExecuteRun:
-    """Submit and confirm N approved orders in a scratch database against a fresh simulator."""
+def run_once(settings: Settings, server: Connection, n: int, limit: int | None) -> ExecuteRun:
+    """Submit and confirm N approved orders in a scratch database against a fresh simulator.
+
+    The user's settings, pointed at the benchmark's own simulator with its own keys, its rate
+    limit, no Redis (another process's requests would skew the count) and paper mode."""
     orders = bench_orders(n)
     with (
         scratch_database(server, BENCH_DATABASE) as database,
@@ -189,17 +193,19 @@ def run_once(server: Connection, n: int, limit: int | None) -> ExecuteRun:
     ):
         engine = make_engine(database)
         _approve(engine, orders)
-        settings = Settings(
-            database_url=None,
-            redis_url=None,
-            alpaca_api_key="PKBENCH",  # type: ignore[arg-type]
-            alpaca_secret_key="BENCH",  # type: ignore[arg-type]  # noqa: S106 - the simulator takes any key
-            alpaca_trading_url=sim.url,
-            alpaca_data_url=sim.url,
-            trading_mode="paper",
-            alpaca_rate_limit_per_minute=limit or LIMITER_OFF,
+        bench_settings = settings.model_copy(
+            update={
+                "redis_url": None,
+                "alpaca_api_key": SecretStr("PKBENCH"),
+                "alpaca_secret_key": SecretStr("BENCH"),  # the simulator takes any key
+                "alpaca_trading_url": sim.url,
+                "alpaca_data_url": sim.url,
+                "trading_mode": "paper",
+                "trading_live_confirm": None,
+                "alpaca_rate_limit_per_minute": limit or LIMITER_OFF,
+            }
         )
-        client = trading_client(settings)
+        client = trading_client(bench_settings)
         session = client._session
         if not isinstance(session, AlpacaSession):
             raise TypeError("trading_client no longer uses AlpacaSession")
@@ -234,10 +240,10 @@ def run_once(server: Connection, n: int, limit: int | None) -> ExecuteRun:
     )
 
 
-def bench_execute(server: Connection, n: int, limit: int) -> list[ExecuteRun]:
+def bench_execute(settings: Settings, server: Connection, n: int, limit: int) -> list[ExecuteRun]:
     """The same N orders with the limiter off, then at `limit` requests per minute.
 
     A short unmeasured run first pays the once-per-process costs (imports, first connections).
     """
-    run_once(server, min(n, WARM_UP_ORDERS), None)
-    return [run_once(server, n, None), run_once(server, n, limit)]
+    run_once(settings, server, min(n, WARM_UP_ORDERS), None)
+    return [run_once(settings, server, n, None), run_once(settings, server, n, limit)]

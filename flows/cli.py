@@ -396,7 +396,9 @@ def dashboard(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 850
 
     settings = _settings()
     connection = resolve_connection(settings)
-    env = {**os.environ, "DATABASE_URL": connection.sqlalchemy_url.replace("+psycopg", "")}
+    # The resolved URL (an embedded server's socket included), options and all: the dashboard
+    # reads the same database as this command, whatever its working directory holds.
+    env = {**os.environ, "DATABASE_URL": connection.url}
     console.print(f"dashboard on http://127.0.0.1:{port} (Ctrl-C stops it)")
     raise typer.Exit(subprocess.call(streamlit_command(port), env=env))  # noqa: S603
 
@@ -534,7 +536,8 @@ def bench_execute_command(
 
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
-    runs = bench_execute(resolve_connection(_settings()), orders, limit)
+    settings = _settings()
+    runs = bench_execute(settings, resolve_connection(settings), orders, limit)
     table = Table(title=f"{orders} approved orders submitted and confirmed against the simulator")
     for column in (
         "client rate limit",
