@@ -6,15 +6,32 @@ import os
 from pathlib import Path
 
 from dbt.cli.main import dbtRunner, dbtRunnerResult
+from loguru import logger
 
 from config.database import Connection
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
 
+# libpq variables (PGTARGETSESSIONATTRS, ...) exported for an earlier connection of this process:
+# a later connection without that option must not inherit it.
+_exported_libpq: set[str] = set()
+
+
 def export_dbt_env(connection: Connection) -> None:
     """Point `dbt_project/profiles.yml` (which reads env_var() only) at this connection."""
-    os.environ.update(connection.dbt_env())
+    env = connection.dbt_env()
+    for name in _exported_libpq - env.keys():
+        os.environ.pop(name, None)
+    _exported_libpq.clear()
+    _exported_libpq.update(name for name in env if name.startswith("PG"))
+    os.environ.update(env)
+    for name in connection.dbt_ignored_options():
+        logger.bind(option=name).warning(
+            "DATABASE_URL option {} does not reach dbt: dbt-postgres has no field for it "
+            "and libpq no environment variable",
+            name,
+        )
 
 
 def dbt_args(args: list[str]) -> list[str]:
