@@ -130,9 +130,10 @@ class Settings(BaseSettings):
             return None
         scheme = urlsplit(value).scheme
         if scheme.split("+")[0] not in ("postgresql", "postgres"):
-            raise ValueError(
-                "must be a postgresql:// URL, e.g. postgresql://user@host:5432/trading"
-            )
+            raise ValueError("must be a postgresql:// URL, e.g. postgresql://user@host:5432/trading")
+        from config.database import parse_url  # config.database imports this module
+
+        parse_url(value)  # a bad port or an unknown option fails here, at start
         return value
 
     @field_validator("redis_url")
@@ -303,11 +304,13 @@ def setting_rows(settings: Settings) -> list[tuple[str, str, str]]:
 def describe_targets(settings: Settings) -> list[str]:
     """Which database and which Alpaca hosts these settings point at, in words."""
     if settings.database_url:
-        parts = urlsplit(settings.database_url)
+        from config.database import parse_url  # config.database imports this module
+
+        connection = parse_url(settings.database_url)
         database = (
-            f"database: {parts.path.lstrip('/') or 'postgres'} on "
-            f"{parts.hostname or 'localhost'}:{parts.port or 5432} "
-            f"(DATABASE_URL, from {origin('database_url')})"
+            f"database: {connection.dbname} on {connection.host}:{connection.port} "
+            f"(DATABASE_URL, from {origin('database_url')}), connecting as "
+            f"{connection.redacted_url}"
         )
     else:
         pgdata = (settings.trading_home / "pgdata").resolve()
