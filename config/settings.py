@@ -118,6 +118,27 @@ class Settings(BaseSettings):
         default=None, description="Bars feed (iex or sip); unset → API default."
     )
 
+    backtest_slippage_bps: float = Field(
+        default=0.0, ge=0, description="Backtests: slippage against the trader, basis points."
+    )
+    backtest_commission_per_share: float = Field(
+        default=0.0, ge=0, description="Backtests: commission per share (Alpaca: 0)."
+    )
+    backtest_commission_bps: float = Field(
+        default=0.0, ge=0, description="Backtests: commission in basis points (Alpaca: 0)."
+    )
+    sec_fee_per_million: float = Field(
+        default=0.0,
+        ge=0,
+        description="Backtests: SEC Section 31 fee on sells, USD per million sold.",
+    )
+    finra_taf_per_share: float = Field(
+        default=0.000166, ge=0, description="Backtests: FINRA trading activity fee per share sold."
+    )
+    finra_taf_max: float = Field(
+        default=8.30, ge=0, description="Backtests: the FINRA TAF's cap per trade, USD."
+    )
+
     dbt_node_tasks: bool = Field(
         default=False,
         description="Show every dbt node as its own Prefect task (slower: ~0.4 s per node).",
