@@ -250,7 +250,6 @@ def run(
 ) -> None:
     """Run one hourly cycle now: load → dbt build → execute → sync."""
     _prefect_env()
-    from flows.pipeline import hourly_cycle, open_cycle
     from flows.prefect_server import prefect_api
     from strategies.spec import load_specs
 
@@ -259,9 +258,62 @@ def run(
         load_specs()  # a bad spec stops here, before anything starts
     except ValueError as error:
         raise _fail(str(error)) from error
-    with open_cycle(settings) as cycle, prefect_api():
-        summary = hourly_cycle(force=force, cycle=cycle)
+    # The local Prefect server (gone with this command, even after kill -9) starts now and
+    # loads while the cycle's modules do.
+    with prefect_api():
+        from flows.pipeline import hourly_cycle, open_cycle
+
+        with open_cycle(settings) as cycle:
+            summary = hourly_cycle(force=force, cycle=cycle)
     console.print(summary)
+
+
+@app.command()
+def backtest(
+    strategy: Annotated[str, typer.Option(help="A strategy of strategies/specs/")],
+    start: Annotated[str | None, typer.Option(help="First bar (ISO); default the first")] = None,
+    end: Annotated[str | None, typer.Option(help="Last bar (ISO); default the last")] = None,
+    symbols: Annotated[
+        str | None, typer.Option(help="Comma-separated symbols of its universe; default all")
+    ] = None,
+    cash: Annotated[float, typer.Option(help="Starting cash of each symbol's book")] = 100_000,
+    mode: Annotated[str, typer.Option(help="signal (each symbol its own book)")] = "signal",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object, not a table")] = False,
+) -> None:
+    """Backtest a strategy over landed history with the live signal models; sends no order."""
+    from decimal import Decimal
+
+    from rich.table import Table
+
+    from config.database import make_engine, resolve_connection
+    from flows.backtest import BacktestInputError, BacktestRequest, run_backtest
+    from ingestion.migrate import migrate
+
+    settings = _settings()
+    request = BacktestRequest(
+        strategy=strategy,
+        start=_parse_time(start, "--start") if start else None,
+        end=_parse_time(end, "--end") if end else None,
+        symbols=tuple(s.strip().upper() for s in (symbols or "").split(",") if s.strip()),
+        cash=Decimal(str(cash)),
+        mode=mode,
+    )
+    connection = resolve_connection(settings)
+    engine = make_engine(connection)
+    try:
+        migrate(engine)
+        result = run_backtest(settings, connection, engine, request)
+    except BacktestInputError as error:
+        raise _fail(str(error)) from error
+    finally:
+        engine.dispose()
+    if as_json:
+        console.print_json(json.dumps(result))
+        return
+    table = Table(title=f"backtest {result['run_id']}", show_header=False)
+    for key, value in result.items():
+        table.add_row(key, f"{value:,.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
 
 
 @app.command()
@@ -410,12 +462,15 @@ def demo(
 ) -> None:
     """Run the whole pipeline offline on the simulator and print a summary."""
     _prefect_env(quiet=True)
-    from flows.demo import run_demo
+    from flows.prefect_server import prefect_api
 
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
+    settings = _settings()
+    with prefect_api():  # starts while the demo backfills
+        from flows.demo import run_demo
 
-    run_demo(_settings(), days=days, history_days=history_days, console=console)
+        run_demo(settings, days=days, history_days=history_days, console=console)
 
 
 ingest_app = typer.Typer(help="Ingestion: what has landed, and what is held in quarantine.")

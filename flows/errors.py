@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from config.alpaca_http import AlpacaUnavailableError
 from config.env_file import EnvFileError
 from config.settings import ConfigurationError, Settings, load_settings, origin, shown
+from flows.prefect_server import PrefectServerError
 from ingestion.sources import DemoDatabaseError
 
 BAD_INPUT = 2
@@ -99,6 +100,8 @@ def explain(error: BaseException) -> Failure | None:
     if isinstance(error, ConfigurationError | EnvFileError):
         return Failure(str(error), BAD_INPUT)
     settings = _current_settings()
+    if isinstance(error, PrefectServerError):
+        return Failure(str(error), OUTAGE)
     if isinstance(error, DemoDatabaseError):
         advice = (
             "name an empty database in DATABASE_URL, or unset it for the embedded one"

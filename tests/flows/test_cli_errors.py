@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,12 +13,10 @@ import strategies.spec
 from config.database import Connection, make_engine
 from flows.cli import app
 from simulator.faults import FaultRule
-from simulator.server import SimulatorHandle, running_simulator
+from simulator.server import SimulatorHandle
+from tests.flows.conftest import SECRET
 
 pytestmark = pytest.mark.integration
-
-NOW = datetime(2024, 3, 8, 15, 5, tzinfo=UTC)  # Friday 10:05 New York, market open
-SECRET = "SECRET-NEVER-PRINTED"
 
 
 def closed_port() -> int:
@@ -31,25 +27,9 @@ def closed_port() -> int:
 
 
 @pytest.fixture
-def sim() -> Iterator[SimulatorHandle]:
-    with running_simulator(start=NOW, speed=0.0) as handle:
-        yield handle
-
-
-@pytest.fixture
-def env(sim: SimulatorHandle, fresh_database: Connection, tmp_path: Path) -> dict[str, str]:
-    return {
-        "DATABASE_URL": fresh_database.url,
-        "ALPACA_API_KEY": "PKTEST",
-        "ALPACA_SECRET_KEY": SECRET,
-        "ALPACA_TRADING_URL": sim.url,
-        "ALPACA_DATA_URL": sim.url,
-        "TRADING_HOME": str(tmp_path / "home"),
-        "REDIS_URL": "",
-        "COLUMNS": "250",
-        "ALPACA_RATE_LIMIT_PER_MINUTE": "100000",
-        "ALPACA_MAX_ATTEMPTS": "2",
-    }
+def env(env: dict[str, str]) -> dict[str, str]:
+    """Two attempts per read: an outage is reported without a long wait."""
+    return {**env, "ALPACA_MAX_ATTEMPTS": "2"}
 
 
 def invoke(args: list[str], env: dict[str, str]) -> Result:

@@ -14,6 +14,7 @@ from config.database import Connection
 from config.settings import load_settings
 from flows.cli import app
 from flows.demo import DEMO_KEYS, cycle_times, demo_window, run_demo
+from flows.prefect_server import prefect_api
 
 TODAY = datetime(2024, 3, 12, 12, tzinfo=UTC)  # a Tuesday; the demo runs Monday 2024-03-11
 
@@ -77,10 +78,11 @@ def test_short_demo_trades_once_per_decision_and_a_rerun_duplicates_nothing(
     monkeypatch.setenv("TRADING_HOME", str(tmp_path / "home"))
     console = Console(file=(tmp_path / "demo.log").open("w"), width=120)
 
-    first = run_demo(load_settings(), days=1, history_days=10, console=console, today=TODAY)
-    after_first = table_counts(engine)
-    second = run_demo(load_settings(), days=1, history_days=10, console=console, today=TODAY)
-    after_second = table_counts(engine)
+    with prefect_api():  # as `trading demo` does: a Prefect server that ends with the test
+        first = run_demo(load_settings(), days=1, history_days=10, console=console, today=TODAY)
+        after_first = table_counts(engine)
+        second = run_demo(load_settings(), days=1, history_days=10, console=console, today=TODAY)
+        after_second = table_counts(engine)
 
     assert first.cycles == 6
     # 10 symbols × (10 full days of history + the demo day but its 15:00 bar, complete at close)

@@ -13,24 +13,21 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import closing
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from config.database import Connection
 from flows.prefect_server import prefect_api
-from simulator.server import SimulatorHandle, running_simulator
+from simulator.server import SimulatorHandle
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(sys.platform != "linux", reason="reads the process tree from /proc"),
 ]
 
-NOW = datetime(2024, 3, 8, 15, 5, tzinfo=UTC)  # Friday 10:05 New York, market open
 TRADING = Path(sys.executable).with_name("trading")
 # A process the kernel is told to kill is gone within milliseconds; this bound only keeps a
 # failing test from hanging.
@@ -41,27 +38,10 @@ Process = tuple[int, str]  # pid and start time: a pid alone may be reused
 
 
 @pytest.fixture
-def sim() -> Iterator[SimulatorHandle]:
-    with running_simulator(start=NOW, speed=0.0) as handle:
-        yield handle
-
-
-@pytest.fixture
-def env(sim: SimulatorHandle, fresh_database: Connection, tmp_path: Path) -> dict[str, str]:
+def env(env: dict[str, str]) -> dict[str, str]:
     """The environment of a `trading run` on the simulator and a fresh database, with no
     Prefect server of its own (so it starts one)."""
-    environ = {
-        **os.environ,
-        "DATABASE_URL": fresh_database.sqlalchemy_url.replace("postgresql+psycopg", "postgresql"),
-        "ALPACA_API_KEY": "PKTEST",
-        "ALPACA_SECRET_KEY": "SECRET-NEVER-PRINTED",
-        "ALPACA_TRADING_URL": sim.url,
-        "ALPACA_DATA_URL": sim.url,
-        "TRADING_HOME": str(tmp_path / "home"),
-        "REDIS_URL": "",
-        "ALPACA_RATE_LIMIT_PER_MINUTE": "100000",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
+    environ = {**os.environ, **env, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     environ.pop("PREFECT_API_URL", None)
     return environ
 
@@ -222,8 +202,9 @@ def test_a_normal_end_stops_the_server_after_its_logs_reach_it(
 
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    before = _descendants(os.getpid())  # e.g. what earlier tests left to this process
     with prefect_api():
-        servers = _descendants(os.getpid())
+        servers = _descendants(os.getpid()) - before
         assert _prefect_servers(servers)
         assert probe() == 7
     assert not any(_alive(process) for process in servers)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,32 +16,9 @@ from config.database import Connection, make_engine
 from config.settings import load_settings
 from flows.cli import app
 from simulator.broker import ACCOUNT_NUMBER
-from simulator.server import SimulatorHandle, running_simulator
+from simulator.server import SimulatorHandle
 
 pytestmark = pytest.mark.integration
-
-NOW = datetime(2024, 3, 8, 15, 5, tzinfo=UTC)  # Friday 10:05 New York, market open
-
-
-@pytest.fixture
-def sim() -> Iterator[SimulatorHandle]:
-    with running_simulator(start=NOW, speed=0.0) as handle:
-        yield handle
-
-
-@pytest.fixture
-def env(sim: SimulatorHandle, fresh_database: Connection, tmp_path: Path) -> dict[str, str]:
-    return {
-        "DATABASE_URL": fresh_database.sqlalchemy_url.replace("postgresql+psycopg", "postgresql"),
-        "ALPACA_API_KEY": "PKTEST",
-        "ALPACA_SECRET_KEY": "SECRET-NEVER-PRINTED",
-        "ALPACA_TRADING_URL": sim.url,
-        "ALPACA_DATA_URL": sim.url,
-        "TRADING_HOME": str(tmp_path / "home"),
-        "REDIS_URL": "",
-        "COLUMNS": "250",
-        "ALPACA_RATE_LIMIT_PER_MINUTE": "100000",
-    }
 
 
 def test_live_mode_without_confirmation_refuses_to_start(
