@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from alpaca.trading.enums import OrderSide, TimeInForce
@@ -39,20 +38,6 @@ def sim() -> Iterator[SimulatorHandle]:
 def settings(sim: SimulatorHandle, fresh_database: Connection, settings_for) -> Settings:  # type: ignore[no-untyped-def]
     built: Settings = settings_for(fresh_database, sim.url)
     return built
-
-
-@pytest.fixture
-def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
-    return {
-        "DATABASE_URL": str(settings.database_url),
-        "ALPACA_API_KEY": "PKTEST",
-        "ALPACA_SECRET_KEY": "SECRET",
-        "ALPACA_TRADING_URL": settings.trading_url,
-        "ALPACA_DATA_URL": settings.data_url,
-        "TRADING_HOME": str(tmp_path / "home"),
-        "REDIS_URL": "",
-        "ALPACA_RATE_LIMIT_PER_MINUTE": "100000",
-    }
 
 
 @pytest.fixture

@@ -28,21 +28,6 @@ def sim() -> Iterator[SimulatorHandle]:
         yield handle
 
 
-@pytest.fixture
-def env(sim: SimulatorHandle, fresh_database: Connection, tmp_path: Path) -> dict[str, str]:
-    return {
-        "DATABASE_URL": fresh_database.sqlalchemy_url.replace("postgresql+psycopg", "postgresql"),
-        "ALPACA_API_KEY": "PKTEST",
-        "ALPACA_SECRET_KEY": "SECRET",
-        "ALPACA_TRADING_URL": sim.url,
-        "ALPACA_DATA_URL": sim.url,
-        "TRADING_HOME": str(tmp_path / "home"),
-        "REDIS_URL": "",
-        "COLUMNS": "250",  # rich wraps tables to the terminal's width
-        "ALPACA_RATE_LIMIT_PER_MINUTE": "100000",
-    }
-
-
 def test_backfill_prints_a_summary_and_status_shows_watermarks_runs_and_quarantine(
     env: dict[str, str], tmp_path: Path
 ) -> None:
