@@ -1,0 +1,223 @@
+with
+
+runs as (
+    select
+        run_id,
+        strategy,
+        initial_cash
+    from {{ ref('stg_trading__backtest_runs') }}
+    where {{ backtest_run_filter('run_id') }}
+),
+
+run_equity as (
+    select
+        run_id,
+        ts,
+        equity,
+        open_positions,
+        fill_count,
+        drawdown
+    from {{ ref('backtest_equity') }}
+    where {{ backtest_run_filter('run_id') }} and book = 'total'
+),
+
+trades as (
+    select
+        run_id,
+        pnl,
+        fees,
+        exit_reason
+    from {{ ref('backtest_trades') }}
+    where {{ backtest_run_filter('run_id') }}
+),
+
+round_trips as (
+    select
+        run_id,
+        quantity
+    from {{ ref('int_backtest_round_trips_simulated') }}
+    where {{ backtest_run_filter('run_id') }}
+),
+
+bars as (
+    select
+        run_id,
+        symbol,
+        bar_number,
+        open,
+        close
+    from {{ ref('int_backtest_bars_selected') }}
+    where {{ backtest_run_filter('run_id') }}
+),
+
+days as (
+    select
+        run_id,
+        cast(ts at time zone 'America/New_York' as date) as market_date,
+        (array_agg(equity order by ts desc))[1] as equity,
+        (array_agg(open_positions order by ts desc))[1] as open_positions,
+        sum(fill_count) as fill_count
+    from run_equity
+    group by run_id, cast(ts at time zone 'America/New_York' as date)
+),
+
+daily_series as (
+    select
+        days.run_id,
+        days.market_date,
+        days.equity,
+        coalesce(
+            lag(days.equity) over (partition by days.run_id order by days.market_date),
+            runs.initial_cash
+        ) as previous_equity,
+        days.equity / nullif(
+            coalesce(
+                lag(days.equity) over (partition by days.run_id order by days.market_date),
+                runs.initial_cash
+            ),
+            0
+        ) - 1 as daily_return,
+        days.open_positions > 0 or days.fill_count > 0 as is_in_market
+    from days
+    inner join runs
+        on days.run_id = runs.run_id
+),
+
+{{ series_performance('daily_series', ['run_id']) }}
+
+closed_trades as (
+    select
+        run_id,
+        pnl
+    from trades
+    where exit_reason <> 'open'
+),
+
+trade_statistics as (
+    {{ round_trip_statistics('closed_trades', ['run_id'], 'pnl') }}
+),
+
+trade_totals as (
+    select
+        run_id,
+        count(*) as trades_with_open,
+        count(*) filter (where exit_reason = 'open') as open_trade_count,
+        sum(fees) as fees_paid
+    from trades
+    group by run_id
+),
+
+rejections as (
+    select
+        run_id,
+        count(*) filter (where quantity = 0) as rejected_entries
+    from round_trips
+    group by run_id
+),
+
+symbol_returns as (
+    select
+        run_id,
+        symbol,
+        (array_agg(close order by bar_number desc))[1]
+        / nullif((array_agg(open order by bar_number asc))[1], 0) - 1 as price_return
+    from bars
+    group by run_id, symbol
+),
+
+buy_and_hold as (
+    select
+        run_id,
+        avg(price_return) as buy_and_hold_return,
+        count(*) as symbol_count
+    from symbol_returns
+    group by run_id
+),
+
+bar_drawdowns as (
+    select
+        run_id,
+        min(drawdown) as max_bar_drawdown,
+        min(ts) as first_bar_at,
+        max(ts) as last_bar_at
+    from run_equity
+    group by run_id
+),
+
+metrics as (
+    select
+        runs.run_id,
+        runs.strategy,
+        runs.initial_cash,
+        series_metrics.start_date,
+        series_metrics.end_date,
+        series_metrics.day_count,
+        bar_drawdowns.first_bar_at,
+        bar_drawdowns.last_bar_at,
+        buy_and_hold.symbol_count,
+        series_metrics.ending_equity as final_equity,
+        series_metrics.total_return,
+        series_metrics.cagr,
+        series_metrics.annual_volatility,
+        series_metrics.sharpe_ratio,
+        series_metrics.sortino_ratio,
+        series_metrics.max_drawdown,
+        series_metrics.max_drawdown_start_date,
+        series_metrics.max_drawdown_end_date,
+        bar_drawdowns.max_bar_drawdown,
+        series_metrics.time_in_market,
+        coalesce(trade_statistics.trade_count, 0) as trade_count,
+        coalesce(trade_totals.open_trade_count, 0) as open_trade_count,
+        trade_statistics.win_rate,
+        trade_statistics.profit_factor,
+        coalesce(trade_totals.fees_paid, 0) as fees_paid,
+        coalesce(rejections.rejected_entries, 0) as rejected_entries,
+        buy_and_hold.buy_and_hold_return
+    from runs
+    inner join series_metrics
+        on runs.run_id = series_metrics.run_id
+    inner join bar_drawdowns
+        on runs.run_id = bar_drawdowns.run_id
+    inner join buy_and_hold
+        on runs.run_id = buy_and_hold.run_id
+    left join trade_statistics
+        on runs.run_id = trade_statistics.run_id
+    left join trade_totals
+        on runs.run_id = trade_totals.run_id
+    left join rejections
+        on runs.run_id = rejections.run_id
+),
+
+final as (
+    select
+        cast(run_id as uuid) as run_id,
+        cast(strategy as text) as strategy,
+        trim_scale(cast(initial_cash as numeric)) as initial_cash,
+        cast(symbol_count as bigint) as symbol_count,
+        cast(first_bar_at as timestamptz) as first_bar_at,
+        cast(last_bar_at as timestamptz) as last_bar_at,
+        cast(start_date as date) as start_date,
+        cast(end_date as date) as end_date,
+        cast(day_count as bigint) as day_count,
+        trim_scale(cast(final_equity as numeric)) as final_equity,
+        cast(total_return as double precision) as total_return,
+        cast(cagr as double precision) as cagr,
+        cast(annual_volatility as double precision) as annual_volatility,
+        cast(sharpe_ratio as double precision) as sharpe_ratio,
+        cast(sortino_ratio as double precision) as sortino_ratio,
+        cast(max_drawdown as double precision) as max_drawdown,
+        cast(max_drawdown_start_date as date) as max_drawdown_start_date,
+        cast(max_drawdown_end_date as date) as max_drawdown_end_date,
+        cast(max_bar_drawdown as double precision) as max_bar_drawdown,
+        cast(time_in_market as double precision) as time_in_market,
+        cast(trade_count as bigint) as trade_count,
+        cast(open_trade_count as bigint) as open_trade_count,
+        cast(win_rate as double precision) as win_rate,
+        cast(profit_factor as double precision) as profit_factor,
+        trim_scale(cast(fees_paid as numeric)) as fees_paid,
+        cast(rejected_entries as bigint) as rejected_entries,
+        cast(buy_and_hold_return as double precision) as buy_and_hold_return
+    from metrics
+)
+
+select * from final
