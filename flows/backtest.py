@@ -186,8 +186,27 @@ def _finish(engine: Engine, run_id: uuid.UUID, error: str | None) -> None:
         )
 
 
+# The summary's keys (those `--json` promises first) and the marts.backtest_runs column of each.
+SUMMARY_COLUMNS = {
+    "run_id": "run_id",
+    "strategy": "strategy",
+    "mode": "mode",
+    "start": "first_bar_at",
+    "end": "last_bar_at",
+    "symbols": "symbols",
+    "initial_cash": "initial_cash",
+    "final_equity": "final_equity",
+    "total_return": "total_return",
+    "sharpe": "sharpe_ratio",
+    "max_drawdown": "max_drawdown",
+    "trades": "trade_count",
+    "parameters": "parameters",
+    "code_version": "code_version",
+}
+
+
 def summary(engine: Engine, run_id: uuid.UUID) -> dict[str, Any]:
-    """The run's headline numbers from marts.backtest_runs, JSON-ready."""
+    """The run's headline numbers from marts.backtest_runs, JSON-ready, under SUMMARY_COLUMNS."""
     with engine.connect() as conn:
         row = (
             conn.execute(
@@ -197,7 +216,7 @@ def summary(engine: Engine, run_id: uuid.UUID) -> dict[str, Any]:
             .mappings()
             .one()
         )
-    return {key: _plain(value) for key, value in row.items()}
+    return {key: _plain(row[column]) for key, column in SUMMARY_COLUMNS.items()}
 
 
 def _plain(value: object) -> object:

@@ -308,12 +308,28 @@ def backtest(
     finally:
         engine.dispose()
     if as_json:
-        console.print_json(json.dumps(result))
+        typer.echo(json.dumps(result))  # plain: for programs, never wrapped or coloured
         return
-    table = Table(title=f"backtest {result['run_id']}", show_header=False)
-    for key, value in result.items():
-        table.add_row(key, f"{value:,.4f}" if isinstance(value, float) else str(value))
+    table = Table(title=f"backtest {result['run_id']} ({result['mode']} mode)", show_header=False)
+    shown = {
+        "strategy": result["strategy"],
+        "window": f"{result['start']} → {result['end']}",
+        "symbols": ", ".join(result["symbols"]),
+        "starting cash": f"{result['initial_cash']:,.2f}",
+        "final equity": f"{result['final_equity']:,.2f}",
+        "total return": f"{result['total_return']:.2%}",
+        "Sharpe": f"{result['sharpe']:.2f}" if result["sharpe"] is not None else "n/a",
+        "max drawdown": f"{result['max_drawdown']:.2%}",
+        "round trips": str(result["trades"]),
+        "parameters": json.dumps(result["parameters"]),
+    }
+    for name, value in shown.items():
+        table.add_row(name, value)
     console.print(table)
+    console.print(
+        "trades: marts.backtest_trades, equity: marts.backtest_equity, metrics: "
+        "marts.backtest_performance (where run_id = the run's)"
+    )
 
 
 @app.command()

@@ -1,0 +1,86 @@
+"""`trading backtest` at the keyboard: a recorded, reproducible run that never sends an order."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import Engine, text
+from typer.testing import CliRunner
+
+from flows.cli import app
+from simulator.server import SimulatorHandle
+
+pytestmark = pytest.mark.integration
+
+SUMMARY_KEYS = {"run_id", "strategy", "start", "end", "final_equity", "total_return"}
+SUMMARY_KEYS |= {"sharpe", "max_drawdown", "trades"}
+
+
+def runs(engine: Engine) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("select strategy, status from raw.backtest_runs")).all()
+    return [(str(strategy), str(status)) for strategy, status in rows]
+
+
+def test_a_backtest_prints_its_summary_records_the_run_and_sends_nothing(
+    env: dict[str, str], sim: SimulatorHandle, engine: Engine
+) -> None:
+    runner = CliRunner()
+    landed = runner.invoke(
+        app, ["backfill", "--symbols", "AAPL,MSFT", "--start", "2024-01-15"], env=env
+    )
+    assert landed.exit_code == 0, landed.output
+    before = sim.simulator.requests.counts()
+
+    result = runner.invoke(
+        app,
+        ["backtest", "--strategy", "sma_crossover", "--symbols", "AAPL,MSFT", "--json"],
+        env=env,
+    )
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert SUMMARY_KEYS <= set(summary)
+    assert summary["strategy"] == "sma_crossover"
+    assert summary["symbols"] == ["AAPL", "MSFT"]
+    with engine.connect() as conn:
+        trades = conn.execute(
+            text("select count(*) from marts.backtest_trades where run_id = :r"),
+            {"r": summary["run_id"]},
+        ).scalar_one()
+        recorded = conn.execute(
+            text("select spec, costs, code_version from raw.backtest_runs where run_id = :r"),
+            {"r": summary["run_id"]},
+        ).one()
+        submissions = conn.execute(text("select count(*) from raw.order_submissions")).scalar_one()
+    assert trades == summary["trades"] > 0
+    assert recorded.spec["name"] == "sma_crossover" and "slippage_bps" in recorded.costs
+    assert recorded.code_version
+    assert runs(engine) == [("sma_crossover", "finished")]
+    assert submissions == 0
+    assert sim.simulator.requests.counts() == before  # not one request to the broker
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--strategy", "momentum"], "--strategy 'momentum' is not a strategy"),
+        (["--strategy", "sma_crossover", "--symbols", "ZZZZ"], "--symbols ZZZZ not in"),
+        (
+            ["--strategy", "sma_crossover", "--start", "2020-01-01", "--end", "2020-02-01"],
+            "no 1Hour bars",
+        ),
+        (
+            ["--strategy", "sma_crossover", "--mode", "portfolio"],
+            "--mode portfolio is not built yet",
+        ),
+    ],
+)
+def test_bad_input_names_the_argument_and_records_no_run(
+    env: dict[str, str], engine: Engine, args: list[str], says: str
+) -> None:
+    result = CliRunner().invoke(app, ["backtest", *args], env=env)
+    assert result.exit_code == 2, result.output
+    assert says in result.output
+    assert runs(engine) == []
