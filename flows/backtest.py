@@ -26,7 +26,9 @@ from strategies.params import record_params
 from strategies.spec import StrategySpec, dbt_vars, load_specs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BACKTEST_SELECTOR = "+tag:backtest"
+# The backtest models and, unless the caller just built them, everything they read (the
+# indicators and signals of bars landed since the last build).
+BACKTEST_MODELS = "tag:backtest"
 MODES = ("signal", "portfolio")
 
 
@@ -230,9 +232,17 @@ def _plain(value: object) -> object:
 
 
 def run_backtest(
-    settings: Settings, connection: Connection, engine: Engine, request: BacktestRequest
+    settings: Settings,
+    connection: Connection,
+    engine: Engine,
+    request: BacktestRequest,
+    upstream_built: bool = False,
 ) -> dict[str, Any]:
-    """Check the request, record the run, build it with dbt, and return its summary."""
+    """Check the request, record the run, build it with dbt, and return its summary.
+
+    `upstream_built`: the signals are current (a cycle just built them), so only the backtest
+    models are built.
+    """
     specs = load_specs()
     spec, symbols = check_request(engine, request, specs)
     # The signals backtested are the live models': the strategy's spec must be recorded, as a
@@ -242,7 +252,14 @@ def run_backtest(
     variables = {**dbt_vars(specs), "backtest_run_id": str(run_id)}
     try:
         result = run_dbt(
-            ["build", "--select", BACKTEST_SELECTOR, "--vars", json.dumps(variables), "--quiet"],
+            [
+                "build",
+                "--select",
+                BACKTEST_MODELS if upstream_built else f"+{BACKTEST_MODELS}",
+                "--vars",
+                json.dumps(variables),
+                "--quiet",
+            ],
             connection,
         )
     except BaseException as error:

@@ -20,14 +20,15 @@ from rich.table import Table
 from sqlalchemy import Engine, text
 
 from config.settings import Settings
+from flows.backtest import BacktestRequest, run_backtest
 from flows.dbt import run_dbt
 from flows.ingest import landing_options
-from flows.pipeline import CycleSummary, hourly_cycle, open_cycle
+from flows.pipeline import Cycle, CycleSummary, hourly_cycle, open_cycle
 from ingestion.bars import backfill
 from ingestion.db import totals
 from ingestion.sources import ensure_demo_database
 from ingestion.timeframes import parse_timeframe
-from strategies.spec import load_specs
+from strategies.spec import StrategySpec, load_specs
 
 NEW_YORK = ZoneInfo("America/New_York")
 DEMO_KEYS = ("PKDEMO", "DEMOSECRET")
@@ -157,6 +158,37 @@ def _summary_table(
     return table
 
 
+def _backtests_beside_live(cycle: Cycle, specs: list[StrategySpec], window: DemoWindow) -> Table:
+    """Each strategy backtested (signal mode) over the demo's trading days, beside what it did
+    live in those days (marts.strategy_performance)."""
+    with cycle.engine.connect() as conn:
+        live = {
+            str(row.strategy): row
+            for row in conn.execute(
+                text("select strategy, total_return, trade_count from marts.strategy_performance")
+            )
+        }
+    table = Table(title="backtest (signal mode, each symbol its own book) beside live")
+    for column in ("strategy", "backtest return", "round trips", "live return", "live trades"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    start, end = window.sessions[0][0], window.sessions[-1][1]
+    for spec in specs:
+        request = BacktestRequest(strategy=spec.name, start=start, end=end)
+        # The last cycle built the signals: only the backtest models need building.
+        result = run_backtest(
+            cycle.settings, cycle.connection, cycle.engine, request, upstream_built=True
+        )
+        row = live.get(spec.name)
+        table.add_row(
+            spec.name,
+            f"{result['total_return']:.2%}",
+            str(result["trades"]),
+            f"{float(row.total_return):.2%}" if row and row.total_return is not None else "n/a",
+            str(row.trade_count) if row else "0",
+        )
+    return table
+
+
 @dataclass(frozen=True)
 class DemoResult:
     """What a demo run left behind, for the summary and the end-to-end test."""
@@ -248,5 +280,7 @@ def run_demo(
             f"{len(sim_orders)} (and {legs} bracket exit legs)" if legs else str(len(sim_orders))
         )
         console.print(_summary_table(engine, held_text, last, len(hours)))
+        if hours:
+            console.print(_backtests_beside_live(cycle, specs, window))
     console.print("open the dashboard: [bold]make dashboard[/] (or `trading dashboard`)")
     return DemoResult(cycles=len(hours), backfill_landed=total.landed, simulator_orders=sim_orders)

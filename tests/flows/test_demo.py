@@ -111,6 +111,16 @@ def test_short_demo_trades_once_per_decision_and_a_rerun_duplicates_nothing(
     printed = (tmp_path / "demo.log").read_text()
     assert "trading state (last cycle)" in printed and "ACTIVE" in printed
     assert "order decisions (last cycle)" in printed
+    assert "backtest (signal mode, each symbol its own book) beside live" in printed
+    with engine.connect() as conn:
+        backtests = conn.execute(
+            text("select strategy, status from raw.backtest_runs order by strategy")
+        ).all()
+    assert [tuple(run) for run in backtests] == [
+        ("bollinger_breakout", "finished"),
+        ("rsi_mean_reversion", "finished"),
+        ("sma_crossover", "finished"),
+    ]  # the rerun, with no new hour, backtests nothing again
     assert submitted, "the demo placed no order"
     assert "raw.order_submissions.client_order_id" in rows_holding(engine, submitted[0])
     for key in DEMO_KEYS:
