@@ -150,3 +150,37 @@ def exposure_figure(daily: pd.DataFrame) -> go.Figure:
         hovermode="x unified",
     )
     return figure
+
+
+def backtest_equity_figure(equity: pd.DataFrame) -> go.Figure:
+    """A backtest's equity at each bar's close above, its drawdown from the running peak below."""
+    x = to_market_time(equity["marked_at"])
+    figure = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.05, row_heights=[0.65, 0.35]
+    )
+    figure.add_trace(go.Scatter(x=x, y=equity["equity"], mode="lines", name="Equity"), row=1, col=1)
+    figure.add_trace(
+        go.Scatter(
+            x=x,
+            y=equity["drawdown"],
+            mode="lines",
+            name="Drawdown",
+            fill="tozeroy",
+            line={"color": "firebrick", "width": 1},
+        ),
+        row=2,
+        col=1,
+    )
+    gaps, step_ms = missing_slots(x)
+    if gaps:
+        figure.update_xaxes(rangebreaks=[{"values": gaps, "dvalue": step_ms}])
+    figure.update_layout(
+        height=460,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        hovermode="x unified",
+    )
+    figure.update_yaxes(title_text="Equity", tickprefix="$", row=1, col=1)
+    figure.update_yaxes(title_text="Drawdown", tickformat=".2%", rangemode="tozero", row=2, col=1)
+    figure.update_xaxes(title_text="New York time", row=2, col=1)
+    return figure

@@ -16,7 +16,8 @@ from config.settings import load_settings
 from dashboard import queries
 
 TTL_SECONDS = 30
-NO_DATA = "No {what} yet — run `make demo` to load sample data and build the marts."
+NO_DATA = "No {what} yet — {hint}"
+DEMO_HINT = "run `make demo` to load sample data and build the marts."
 
 P = ParamSpec("P")
 
@@ -75,6 +76,30 @@ def portfolio_daily() -> pd.DataFrame:
     return queries.portfolio_daily(engine())
 
 
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def backtest_runs() -> pd.DataFrame:
+    """Cached `queries.backtest_runs`."""
+    return queries.backtest_runs(engine())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def backtest_performance(run_id: str) -> pd.DataFrame:
+    """Cached `queries.backtest_performance`."""
+    return queries.backtest_performance(engine(), run_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def backtest_equity(run_id: str) -> pd.DataFrame:
+    """Cached `queries.backtest_equity`."""
+    return queries.backtest_equity(engine(), run_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def backtest_trades(run_id: str) -> pd.DataFrame:
+    """Cached `queries.backtest_trades`."""
+    return queries.backtest_trades(engine(), run_id)
+
+
 def database_ready() -> bool:
     """Connect once as the reader role; on failure show why (no traceback) and return False."""
     try:
@@ -99,10 +124,21 @@ def load(
     what: str, loader: Callable[P, pd.DataFrame], *args: P.args, **kwargs: P.kwargs
 ) -> pd.DataFrame | None:
     """Run a loader; on no rows, an unbuilt or unreadable mart, show why and return None."""
+    return load_or_hint(what, DEMO_HINT, loader, *args, **kwargs)
+
+
+def load_or_hint(
+    what: str,
+    hint: str,
+    loader: Callable[P, pd.DataFrame],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> pd.DataFrame | None:
+    """`load`, saying `hint` (how to get rows) when there are none or the mart is unbuilt."""
     try:
         frame = loader(*args, **kwargs)
     except queries.MartMissingError:
-        st.info(NO_DATA.format(what=what), icon=":material/hourglass_empty:")
+        st.info(NO_DATA.format(what=what, hint=hint), icon=":material/hourglass_empty:")
         return None
     except queries.MartForbiddenError as exc:
         logger.bind(relation=exc.relation).warning("mart not readable by the dashboard role")
@@ -122,7 +158,7 @@ def load(
         )
         return None
     if frame.empty:
-        st.info(NO_DATA.format(what=what), icon=":material/hourglass_empty:")
+        st.info(NO_DATA.format(what=what, hint=hint), icon=":material/hourglass_empty:")
         return None
     return frame
 

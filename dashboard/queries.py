@@ -225,3 +225,71 @@ def portfolio_daily(engine: Engine) -> pd.DataFrame:
         order by market_date
         """,
     )
+
+
+def backtest_runs(engine: Engine) -> pd.DataFrame:
+    """Every recorded backtest run with its headline numbers (null until built), newest first."""
+    return _read(
+        engine,
+        "marts.backtest_runs",
+        """
+        select
+            run_id, strategy, mode, timeframe, symbols, start_at, end_at, initial_cash, status,
+            error, started_at, finished_at, first_bar_at, last_bar_at, final_equity,
+            total_return, sharpe_ratio, max_drawdown, trade_count
+        from marts.backtest_runs
+        order by started_at desc, run_id
+        """,
+    )
+
+
+def backtest_performance(engine: Engine, run_id: str) -> pd.DataFrame:
+    """The one row of metrics of a backtest run (none until it is built)."""
+    return _read(
+        engine,
+        "marts.backtest_performance",
+        """
+        select
+            run_id, strategy, initial_cash, symbol_count, first_bar_at, last_bar_at,
+            start_date, end_date, day_count, final_equity, total_return, cagr,
+            annual_volatility, sharpe_ratio, sortino_ratio, max_drawdown,
+            max_drawdown_start_date, max_drawdown_end_date, max_bar_drawdown, time_in_market,
+            trade_count, open_trade_count, win_rate, profit_factor, fees_paid,
+            rejected_entries, buy_and_hold_return
+        from marts.backtest_performance
+        where run_id = cast(:run_id as uuid)
+        """,
+        {"run_id": run_id},
+    )
+
+
+def backtest_equity(engine: Engine, run_id: str) -> pd.DataFrame:
+    """A backtest run's total equity and drawdown at every bar, oldest first."""
+    return _read(
+        engine,
+        "marts.backtest_equity",
+        """
+        select ts, marked_at, equity, cash, position_value, exposure, peak_equity, drawdown
+        from marts.backtest_equity
+        where run_id = cast(:run_id as uuid) and book = 'total'
+        order by ts
+        """,
+        {"run_id": run_id},
+    )
+
+
+def backtest_trades(engine: Engine, run_id: str) -> pd.DataFrame:
+    """A backtest run's round trips, open ones included, in entry order."""
+    return _read(
+        engine,
+        "marts.backtest_trades",
+        """
+        select
+            symbol, trade_number, entry_decision_ts, entry_at, entry_price, exit_decision_ts,
+            exit_at, exit_price, quantity, fees, pnl, return, bars_held, exit_reason, mae, mfe
+        from marts.backtest_trades
+        where run_id = cast(:run_id as uuid)
+        order by entry_at, symbol
+        """,
+        {"run_id": run_id},
+    )

@@ -30,6 +30,7 @@ def main() -> None:
             st.Page(
                 PAGES_DIR / "performance.py", title="Performance", icon=":material/trending_up:"
             ),
+            st.Page(PAGES_DIR / "backtests.py", title="Backtests", icon=":material/history:"),
         ]
     )
     if not data.database_ready():

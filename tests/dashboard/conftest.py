@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,11 +27,13 @@ from sqlalchemy import Connection as SAConnection
 from sqlalchemy import Engine, text
 
 from config.database import Connection, make_engine
+from config.settings import Settings
 from dashboard.launch import streamlit_command
+from flows.backtest import BacktestRequest, record_run
 from flows.dbt import run_dbt
 from ingestion.migrate import migrate
 from strategies.params import record_params
-from strategies.spec import load_specs
+from strategies.spec import StrategySpec, dbt_vars, load_specs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MARKET_TZ = ZoneInfo("America/New_York")
@@ -47,7 +50,11 @@ CHROMIUM_ARGS = [
 ]
 START_PRICES = {"AAPL": 228.0, "MSFT": 415.0, "SPY": 590.0}
 TIMEFRAME = "1Hour"
-SESSIONS = 8
+# Enough clock-hour bars (about 110 a symbol) for the 50-bar indicators to be warm over half of
+# them, so the backtest below has signals to trade.
+SESSIONS = 16
+BACKTEST_STRATEGY = "sma_crossover"
+BACKTEST_CASH = 50_000
 SERVE_TIMEOUT = timedelta(seconds=90)
 UI_TIMEOUT_MS = 60_000
 
@@ -96,18 +103,31 @@ class Dataset:
 
 
 @dataclass(frozen=True)
+class Backtest:
+    """The one finished backtest run in the built database."""
+
+    run_id: str
+    strategy: str
+    symbols: tuple[str, ...]
+    initial_cash: float
+    # A later run, recorded but never built (still 'running'): the page must not default to it.
+    running_run_id: str
+
+
+@dataclass(frozen=True)
 class BuiltDatabase:
-    """A database whose marts dbt built from `dataset`."""
+    """A database whose marts dbt built from `dataset`, with one backtest run built."""
 
     connection: Connection
     dataset: Dataset
+    backtest: Backtest
 
 
 def _hourly_bars(rng: random.Random) -> list[dict[str, Any]]:
     """Clock-hour bars for the last few NYSE sessions: a seeded random walk per symbol."""
     calendar = xcals.get_calendar("XNYS")
     today = pd.Timestamp(datetime.now(UTC).date())
-    sessions = calendar.sessions_in_range(today - pd.Timedelta(days=30), today)
+    sessions = calendar.sessions_in_range(today - pd.Timedelta(days=45), today)
     sessions = sessions[sessions < today][-SESSIONS:]
     rows: list[dict[str, Any]] = []
     for symbol, price in START_PRICES.items():
@@ -313,6 +333,39 @@ def _insert_trade(conn: SAConnection, fill: Fill) -> None:
     )
 
 
+def build_backtest(
+    engine: Engine, connection: Connection, specs: list[StrategySpec], strategy: str
+) -> Backtest:
+    """Record a run of `strategy` over every bar and build it, as `trading backtest` does."""
+    spec = next(s for s in specs if s.name == strategy)
+    request = BacktestRequest(strategy=strategy, cash=Decimal(BACKTEST_CASH))
+    run_id = record_run(engine, request, spec, list(spec.universe), Settings(database_url=None))
+    variables = {**dbt_vars(specs), "backtest_run_id": str(run_id)}
+    # Only the backtest models: the fixture's full build already made what they read.
+    result = run_dbt(
+        ["build", "--select", "tag:backtest", "--vars", json.dumps(variables), "--quiet"],
+        connection,
+    )
+    outcomes = getattr(result.result, "results", [])
+    failed = [f"{r.node.name}: {r.message}" for r in outcomes if str(r.status) in ("error", "fail")]
+    assert result.success, f"backtest build failed: {failed or result.exception}"
+    with engine.begin() as conn:
+        trades = conn.execute(
+            text("select count(*) from marts.backtest_trades where run_id = :run_id"),
+            {"run_id": run_id},
+        ).scalar_one()
+        assert trades, f"the {strategy} backtest of the data set made no trade"
+        conn.execute(
+            text(
+                "update raw.backtest_runs set status = 'finished', finished_at = clock_timestamp()"
+                " where run_id = :run_id"
+            ),
+            {"run_id": run_id},
+        )
+    running = record_run(engine, request, spec, list(spec.universe), Settings(database_url=None))
+    return Backtest(str(run_id), strategy, tuple(spec.universe), float(BACKTEST_CASH), str(running))
+
+
 def grant_reader(engine: Engine) -> None:
     """Let the dashboard's role read marts, as the dbt grants do."""
     with engine.begin() as conn:
@@ -339,9 +392,10 @@ def built_database(postgres_server: Connection) -> Iterator[BuiltDatabase]:
         record_params(engine, specs, datetime.now(UTC))
         result = run_dbt(["build"], connection)
         assert result.success, f"dbt build failed: {result.exception or result.result}"
+        backtest = build_backtest(engine, connection, specs, BACKTEST_STRATEGY)
         grant_reader(engine)
         engine.dispose()
-        yield BuiltDatabase(connection, dataset)
+        yield BuiltDatabase(connection, dataset, backtest)
     finally:
         engine.dispose()
         with admin.connect() as conn:

@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.charts import (
+    backtest_equity_figure,
     candlestick_figure,
     equity_drawdown_figure,
     equity_figure,
@@ -116,3 +117,23 @@ def test_exposure_figure_draws_gross_and_net() -> None:
     figure = exposure_figure(_daily())
     assert [trace.name for trace in figure.data] == ["Gross exposure", "Net exposure"]
     assert list(figure.data[1].y) == [0.0, 5_000.0, -1_000.0]
+
+
+def test_backtest_equity_figure_draws_per_bar_equity_over_its_drawdown_in_new_york_time() -> None:
+    """Equity at each bar's close above, drawdown below; the nights between sessions hidden."""
+    starts = _two_sessions()
+    equity = pd.DataFrame(
+        {
+            "marked_at": starts + pd.Timedelta(hours=1),
+            "equity": [50_000.0 + 10 * i for i in range(len(starts))],
+            "drawdown": [0.0] * len(starts),
+        }
+    )
+    figure = backtest_equity_figure(equity)
+    assert [(trace.name, trace.yaxis) for trace in figure.data] == [
+        ("Equity", "y"),
+        ("Drawdown", "y2"),
+    ]
+    assert pd.Timestamp(figure.data[0].x[0]) == pd.Timestamp("2026-11-23 10:00")
+    assert figure.layout.xaxis.rangebreaks[0].dvalue == 3_600_000
+    assert figure.layout.yaxis2.tickformat == ".2%"

@@ -100,9 +100,18 @@ def test_unbuilt_marts_raise_mart_missing(reader: Engine) -> None:
         queries.risk_decisions,
         queries.strategy_performance,
         queries.portfolio_daily,
+        queries.backtest_runs,
     ):
         with pytest.raises(queries.MartMissingError):
             query(reader)
+    any_run = "00000000-0000-0000-0000-000000000000"
+    for run_query in (
+        queries.backtest_performance,
+        queries.backtest_equity,
+        queries.backtest_trades,
+    ):
+        with pytest.raises(queries.MartMissingError):
+            run_query(reader, any_run)
 
 
 def test_ungranted_mart_raises_mart_forbidden(fresh_database: Connection, reader: Engine) -> None:
@@ -245,3 +254,52 @@ def test_strategy_performance_has_the_traded_strategy_then_the_portfolio(
     fill_days = {fill.at.astimezone(MARKET_TZ).date() for fill in dataset.fills}
     in_market = [s for s in dataset.snapshots if s.positions or s.market_date in fill_days]
     assert account["time_in_market"] == pytest.approx(len(in_market) / len(dataset.snapshots))
+
+
+def test_backtest_runs_lists_the_built_run_with_its_headline_numbers(
+    built_database: BuiltDatabase, built_reader: Engine
+) -> None:
+    """Newest first: the run still building (no numbers yet), then the finished run with its
+    strategy, symbols and the numbers of its performance row."""
+    backtest = built_database.backtest
+    runs = queries.backtest_runs(built_reader)
+    assert [str(run_id) for run_id in runs["run_id"]] == [backtest.running_run_id, backtest.run_id]
+    assert runs.iloc[0]["status"] == "running"
+    assert runs.iloc[0][["final_equity", "trade_count"]].isna().all()
+    run = runs.iloc[1]
+    assert run["strategy"] == backtest.strategy
+    assert tuple(run["symbols"]) == backtest.symbols
+    assert run["status"] == "finished"
+    metrics = queries.backtest_performance(built_reader, backtest.run_id).iloc[0]
+    assert run["final_equity"] == metrics["final_equity"]
+    assert run["trade_count"] == metrics["trade_count"]
+
+
+def test_backtest_equity_ends_at_the_initial_cash_plus_every_trades_pnl(
+    built_database: BuiltDatabase, built_reader: Engine
+) -> None:
+    """The run's total book, oldest first: it starts from the initial cash, ends at the
+    performance row's final equity, which is the cash plus the P&L of every round trip (open
+    ones marked), and its drawdown is from the running peak."""
+    backtest = built_database.backtest
+    trades = queries.backtest_trades(built_reader, backtest.run_id)
+    equity = queries.backtest_equity(built_reader, backtest.run_id)
+    metrics = queries.backtest_performance(built_reader, backtest.run_id)
+    assert len(metrics) == 1
+    assert (trades["exit_reason"] == "signal").sum() == metrics.iloc[0]["trade_count"] > 0
+    assert set(trades["symbol"]) <= set(backtest.symbols)
+    assert trades["entry_at"].is_monotonic_increasing
+    final_equity = backtest.initial_cash + trades["pnl"].sum()
+    assert metrics.iloc[0]["final_equity"] == pytest.approx(final_equity)
+    assert equity["ts"].is_monotonic_increasing and equity["ts"].is_unique
+    assert equity["equity"].iloc[-1] == pytest.approx(final_equity)
+    peaks = equity["equity"].cummax().clip(lower=backtest.initial_cash)
+    assert equity["drawdown"].tolist() == pytest.approx((equity["equity"] / peaks - 1).tolist())
+
+
+def test_backtest_queries_of_an_unknown_run_return_no_rows(built_reader: Engine) -> None:
+    """A run id that is not in the marts (say, a run still building) reads as empty."""
+    unknown = "00000000-0000-0000-0000-000000000000"
+    assert queries.backtest_performance(built_reader, unknown).empty
+    assert queries.backtest_equity(built_reader, unknown).empty
+    assert queries.backtest_trades(built_reader, unknown).empty
