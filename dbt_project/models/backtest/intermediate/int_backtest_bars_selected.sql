@@ -10,6 +10,9 @@
         and ts < cast({{ sql_literal(run.end_at) }} as timestamptz)
     {%- endset -%}
 {%- endif -%}
+{%- for name in var('strategies') %}
+-- depends_on: {{ ref('int_' ~ name ~ '__signals') }}
+{%- endfor %}
 
 with
 
@@ -31,6 +34,7 @@ indicators as (
         {%- endif %}
 ),
 
+{#- The strategy's own signal model (marts.signals is the union of them all): it is declared a dependency below for every strategy. #}
 signals as (
     select
         symbol,
@@ -38,14 +42,13 @@ signals as (
         ts,
         in_position,
         target_weight
+    {%- if run is none %}
     from {{ ref('signals') }}
-    where
-        {%- if run is none %}
-        false
-        {%- else %}
-        strategy = {{ sql_literal(run.strategy) }}
-        and {{ window }}
-        {%- endif %}
+    where false
+    {%- else %}
+    from {{ ref('int_' ~ run.strategy ~ '__signals') }}
+    where {{ window }}
+    {%- endif %}
 ),
 
 numbered as (

@@ -4,7 +4,6 @@ runs as (
     select
         run_id,
         initial_cash,
-        slippage_bps,
         commission_per_share,
         commission_bps,
         sec_fee_per_million,
@@ -14,175 +13,112 @@ runs as (
     where {{ backtest_run_filter('run_id') }}
 ),
 
-bars as (
+decided as (
     select
         run_id,
         strategy,
         symbol,
-        bar_number,
-        ts,
-        bar_end_at,
-        low,
-        high,
-        close,
-        in_position,
+        step,
+        entry_decision_ts,
+        entry_decision_close,
         target_weight,
-        next_bar_number,
-        next_ts,
-        next_open
-    from {{ ref('int_backtest_bars_selected') }}
+        entry_bar_number,
+        entry_at,
+        entry_price,
+        exit_decision_ts,
+        exit_bar_number,
+        exit_at,
+        exit_price
+    from {{ ref('int_backtest_round_trips_decided') }}
     where {{ backtest_run_filter('run_id') }}
 ),
 
-{#- The wanted position after each bar: the last signal's in_position (a bar without a signal row, a warm-up bar, decides nothing), false before the first. Key bar_number * 2 + wanted: the largest so far is the last signal, its parity what it wanted. #}
-wanted as (
-    select
-        *,
-        coalesce(
-            max(bar_number * 2 + cast(in_position as integer)) over (
-                partition by run_id, symbol order by bar_number
-                rows between unbounded preceding and current row
-            ) % 2 = 1,
-            false
-        ) as wants
-    from bars
-),
-
-changes as (
-    select
-        *,
-        wants and not coalesce(lag(wants) over symbol_bars, false) as starts_wanting,
-        not wants and coalesce(lag(wants) over symbol_bars, false) as stops_wanting
-    from wanted
-    window symbol_bars as (partition by run_id, symbol order by bar_number)
-),
-
-entries as (
-    select
-        run_id,
-        strategy,
-        symbol,
-        row_number() over (partition by run_id, symbol order by bar_number) as episode_number,
-        ts as entry_decision_ts,
-        close as entry_decision_close,
-        target_weight,
-        next_bar_number as entry_bar_number,
-        next_ts as entry_at,
-        next_open as entry_open
-    from changes
-    where starts_wanting
-),
-
-exits as (
-    select
-        run_id,
-        symbol,
-        row_number() over (partition by run_id, symbol order by bar_number) as episode_number,
-        ts as exit_decision_ts,
-        next_bar_number as exit_bar_number,
-        next_ts as exit_at,
-        next_open as exit_open
-    from changes
-    where stops_wanting
-),
-
-{#- An entry decided on a symbol's last bar never fills; every other wanted stretch is one step of its book. #}
-episodes as materialized (
-    select
-        entries.run_id,
-        entries.strategy,
-        entries.symbol,
-        row_number() over (
-            partition by entries.run_id, entries.symbol order by entries.episode_number
-        ) as step,
-        entries.entry_decision_ts,
-        entries.entry_decision_close,
-        entries.target_weight,
-        entries.entry_bar_number,
-        entries.entry_at,
-        entries.entry_open * (1 + runs.slippage_bps / 10000) as entry_price,
-        exits.exit_decision_ts,
-        exits.exit_bar_number,
-        exits.exit_at,
-        exits.exit_open * (1 - runs.slippage_bps / 10000) as exit_price,
-        runs.initial_cash,
-        runs.commission_per_share,
-        runs.commission_bps,
-        runs.sec_fee_per_million,
-        runs.finra_taf_per_share,
-        runs.finra_taf_max
-    from entries
-    inner join runs
-        on entries.run_id = runs.run_id
-    left join exits
-        on
-            entries.run_id = exits.run_id
-            and entries.symbol = exits.symbol
-            and entries.episode_number = exits.episode_number
-    where entries.entry_bar_number is not null
-),
-
-{#- Each book's cash after a round trip sizes the next: a recursion over the steps, all books at once. #}
+{#- Each book's cash after a round trip sizes the next: one recursion step per round trip, every book at once (index lookups on the decided table). #}
 walked as (
     with recursive walk as (
         select
-            run_id,
-            symbol,
+            decided.run_id,
+            decided.symbol,
             cast(0 as bigint) as step,
+            runs.initial_cash as cash_after,
+            cast(null as text) as strategy,
+            cast(null as timestamptz) as entry_decision_ts,
+            cast(null as numeric) as entry_decision_close,
+            cast(null as numeric) as target_weight,
+            cast(null as bigint) as entry_bar_number,
+            cast(null as timestamptz) as entry_at,
+            cast(null as numeric) as entry_price,
+            cast(null as timestamptz) as exit_decision_ts,
+            cast(null as bigint) as exit_bar_number,
+            cast(null as timestamptz) as exit_at,
+            cast(null as numeric) as exit_price,
             cast(null as numeric) as cash_before,
             cast(null as numeric) as quantity,
             cast(null as numeric) as entry_fees,
             cast(null as numeric) as exit_fees,
-            cast(null as numeric) as cash_while_held,
-            initial_cash as cash_after
-        from episodes
-        where step = 1
+            cast(null as numeric) as cash_while_held
+        from decided
+        inner join runs
+            on decided.run_id = runs.run_id
+        where decided.step = 1
 
         union all
 
         select
             walk.run_id,
             walk.symbol,
-            episodes.step,
+            decided.step,
+            walk.cash_after - sized.quantity * decided.entry_price - fees.entry_fees
+            + case
+                when decided.exit_bar_number is not null
+                    then sized.quantity * decided.exit_price - fees.exit_fees
+                else 0
+            end as cash_after,
+            decided.strategy,
+            decided.entry_decision_ts,
+            decided.entry_decision_close,
+            decided.target_weight,
+            decided.entry_bar_number,
+            decided.entry_at,
+            decided.entry_price,
+            decided.exit_decision_ts,
+            decided.exit_bar_number,
+            decided.exit_at,
+            decided.exit_price,
             walk.cash_after as cash_before,
             sized.quantity,
             fees.entry_fees,
             fees.exit_fees,
-            walk.cash_after - sized.quantity * episodes.entry_price - fees.entry_fees
-                as cash_while_held,
-            walk.cash_after - sized.quantity * episodes.entry_price - fees.entry_fees
-            + case
-                when episodes.exit_bar_number is not null
-                    then sized.quantity * episodes.exit_price - fees.exit_fees
-                else 0
-            end as cash_after
+            walk.cash_after - sized.quantity * decided.entry_price - fees.entry_fees
+                as cash_while_held
         from walk
-        inner join episodes
+        inner join decided
             on
-                walk.run_id = episodes.run_id
-                and walk.symbol = episodes.symbol
-                and episodes.step = walk.step + 1
+                walk.run_id = decided.run_id
+                and walk.symbol = decided.symbol
+                and walk.step + 1 = decided.step
+        inner join runs
+            on walk.run_id = runs.run_id
         cross join lateral (
             select
                 greatest(
-                    0, floor(episodes.target_weight * walk.cash_after / episodes.entry_decision_close)
+                    0, floor(decided.target_weight * walk.cash_after / decided.entry_decision_close)
                 ) as quantity
         ) as sized
         cross join lateral (
             select
-                sized.quantity * episodes.commission_per_share
-                + sized.quantity * episodes.entry_price * episodes.commission_bps / 10000
+                sized.quantity * runs.commission_per_share
+                + sized.quantity * decided.entry_price * runs.commission_bps / 10000
                     as entry_fees,
                 case
-                    when episodes.exit_bar_number is not null
+                    when decided.exit_bar_number is not null
                         then
-                            sized.quantity * episodes.commission_per_share
-                            + sized.quantity * episodes.exit_price * episodes.commission_bps / 10000
-                            + sized.quantity * episodes.exit_price * episodes.sec_fee_per_million
+                            sized.quantity * runs.commission_per_share
+                            + sized.quantity * decided.exit_price * runs.commission_bps / 10000
+                            + sized.quantity * decided.exit_price * runs.sec_fee_per_million
                             / 1000000
                             + least(
-                                sized.quantity * episodes.finra_taf_per_share,
-                                episodes.finra_taf_max
+                                sized.quantity * runs.finra_taf_per_share, runs.finra_taf_max
                             )
                 end as exit_fees
         ) as fees
@@ -192,127 +128,31 @@ walked as (
     where step > 0
 ),
 
-simulated as (
-    select
-        episodes.run_id,
-        episodes.strategy,
-        episodes.symbol,
-        episodes.step,
-        episodes.entry_decision_ts,
-        episodes.entry_decision_close,
-        episodes.target_weight,
-        episodes.entry_bar_number,
-        episodes.entry_at,
-        episodes.entry_price,
-        episodes.exit_decision_ts,
-        episodes.exit_bar_number,
-        episodes.exit_at,
-        episodes.exit_price,
-        walked.quantity,
-        walked.entry_fees,
-        walked.exit_fees,
-        walked.cash_before,
-        walked.cash_while_held,
-        walked.cash_after
-    from episodes
-    inner join walked
-        on
-            episodes.run_id = walked.run_id
-            and episodes.symbol = walked.symbol
-            and episodes.step = walked.step
-),
-
-{#- The trade each bar belongs to: the latest step entered at or before it, while it is held. #}
-entered_bars as (
-    select
-        bars.run_id,
-        bars.symbol,
-        bars.bar_number,
-        bars.low,
-        bars.high,
-        bars.close,
-        max(simulated.step) over (
-            partition by bars.run_id, bars.symbol order by bars.bar_number
-            rows between unbounded preceding and current row
-        ) as step
-    from bars
-    left join simulated
-        on
-            bars.run_id = simulated.run_id
-            and bars.symbol = simulated.symbol
-            and bars.bar_number = simulated.entry_bar_number
-            and simulated.quantity > 0
-),
-
-excursions as (
-    select
-        entered_bars.run_id,
-        entered_bars.symbol,
-        entered_bars.step,
-        min(entered_bars.low) as lowest_low,
-        max(entered_bars.high) as highest_high,
-        count(*) as bars_held
-    from entered_bars
-    inner join simulated
-        on
-            entered_bars.run_id = simulated.run_id
-            and entered_bars.symbol = simulated.symbol
-            and entered_bars.step = simulated.step
-    where
-        simulated.exit_bar_number is null
-        or entered_bars.bar_number < simulated.exit_bar_number
-    group by entered_bars.run_id, entered_bars.symbol, entered_bars.step
-),
-
-last_bars as (
-    select distinct on (run_id, symbol)
-        run_id,
-        symbol,
-        bar_end_at as last_marked_at,
-        close as last_close
-    from bars
-    order by run_id asc, symbol asc, bar_number desc
-),
-
 final as (
     select
-        cast(simulated.run_id as uuid) as run_id,
-        cast(simulated.strategy as text) as strategy,
-        cast(simulated.symbol as text) as symbol,
-        cast(simulated.step as bigint) as step,
-        cast(simulated.entry_decision_ts as timestamptz) as entry_decision_ts,
-        trim_scale(cast(simulated.entry_decision_close as numeric)) as entry_decision_close,
-        trim_scale(cast(simulated.target_weight as numeric)) as target_weight,
-        trim_scale(cast(simulated.quantity as numeric)) as quantity,
-        cast(simulated.quantity = 0 as boolean) as is_rejected,
-        cast(simulated.entry_bar_number as bigint) as entry_bar_number,
-        cast(simulated.entry_at as timestamptz) as entry_at,
-        trim_scale(cast(simulated.entry_price as numeric)) as entry_price,
-        trim_scale(cast(simulated.entry_fees as numeric)) as entry_fees,
-        cast(simulated.exit_decision_ts as timestamptz) as exit_decision_ts,
-        cast(simulated.exit_bar_number as bigint) as exit_bar_number,
-        cast(simulated.exit_at as timestamptz) as exit_at,
-        trim_scale(cast(simulated.exit_price as numeric)) as exit_price,
-        trim_scale(cast(simulated.exit_fees as numeric)) as exit_fees,
-        cast(simulated.exit_bar_number is null as boolean) as is_open,
-        cast(last_bars.last_marked_at as timestamptz) as last_marked_at,
-        trim_scale(cast(last_bars.last_close as numeric)) as last_close,
-        trim_scale(cast(excursions.lowest_low as numeric)) as lowest_low,
-        trim_scale(cast(excursions.highest_high as numeric)) as highest_high,
-        cast(excursions.bars_held as bigint) as bars_held,
-        trim_scale(cast(simulated.cash_before as numeric)) as cash_before,
-        trim_scale(cast(simulated.cash_while_held as numeric)) as cash_while_held,
-        trim_scale(cast(simulated.cash_after as numeric)) as cash_after
-    from simulated
-    inner join last_bars
-        on
-            simulated.run_id = last_bars.run_id
-            and simulated.symbol = last_bars.symbol
-    left join excursions
-        on
-            simulated.run_id = excursions.run_id
-            and simulated.symbol = excursions.symbol
-            and simulated.step = excursions.step
+        cast(run_id as uuid) as run_id,
+        cast(strategy as text) as strategy,
+        cast(symbol as text) as symbol,
+        cast(step as bigint) as step,
+        cast(entry_decision_ts as timestamptz) as entry_decision_ts,
+        trim_scale(cast(entry_decision_close as numeric)) as entry_decision_close,
+        trim_scale(cast(target_weight as numeric)) as target_weight,
+        trim_scale(cast(quantity as numeric)) as quantity,
+        cast(quantity = 0 as boolean) as is_rejected,
+        cast(entry_bar_number as bigint) as entry_bar_number,
+        cast(entry_at as timestamptz) as entry_at,
+        trim_scale(cast(entry_price as numeric)) as entry_price,
+        trim_scale(cast(entry_fees as numeric)) as entry_fees,
+        cast(exit_decision_ts as timestamptz) as exit_decision_ts,
+        cast(exit_bar_number as bigint) as exit_bar_number,
+        cast(exit_at as timestamptz) as exit_at,
+        trim_scale(cast(exit_price as numeric)) as exit_price,
+        trim_scale(cast(exit_fees as numeric)) as exit_fees,
+        cast(exit_bar_number is null as boolean) as is_open,
+        trim_scale(cast(cash_before as numeric)) as cash_before,
+        trim_scale(cast(cash_while_held as numeric)) as cash_while_held,
+        trim_scale(cast(cash_after as numeric)) as cash_after
+    from walked
 )
 
 select * from final

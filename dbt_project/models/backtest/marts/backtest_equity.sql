@@ -21,76 +21,88 @@ bars as (
     where {{ backtest_run_filter('run_id') }}
 ),
 
+book_counts as (
+    select
+        run_id,
+        count(*) as book_count
+    from {{ ref('int_backtest_bars_selected') }}
+    where {{ backtest_run_filter('run_id') }} and next_bar_number is null
+    group by run_id
+),
+
 round_trips as (
     select
         run_id,
         symbol,
-        step,
         entry_bar_number,
+        entry_price,
+        entry_fees,
         exit_bar_number,
-        quantity,
-        cash_while_held,
-        cash_after
+        exit_price,
+        exit_fees,
+        quantity
     from {{ ref('int_backtest_round_trips_simulated') }}
     where {{ backtest_run_filter('run_id') }} and quantity > 0
 ),
 
-entered as (
+{#- Fills change a book's shares and cash, each at the open of its bar. #}
+fills as (
     select
-        bars.*,
-        max(round_trips.step) over (
-            partition by bars.run_id, bars.symbol order by bars.bar_number
-            rows between unbounded preceding and current row
-        ) as step,
-        cast(round_trips.step is not null as integer) as entry_fills
-    from bars
-    left join round_trips
-        on
-            bars.run_id = round_trips.run_id
-            and bars.symbol = round_trips.symbol
-            and bars.bar_number = round_trips.entry_bar_number
+        run_id,
+        symbol,
+        entry_bar_number as bar_number,
+        quantity as quantity_change,
+        -(quantity * entry_price + entry_fees) as cash_change
+    from round_trips
+    union all
+    select
+        run_id,
+        symbol,
+        exit_bar_number as bar_number,
+        -quantity as quantity_change,
+        quantity * exit_price - exit_fees as cash_change
+    from round_trips
+    where exit_bar_number is not null
 ),
 
 booked as (
     select
-        entered.run_id,
-        entered.strategy,
-        entered.symbol,
-        entered.bar_number,
-        entered.ts,
-        entered.bar_end_at,
-        entered.close,
+        bars.run_id,
+        bars.strategy,
+        bars.symbol,
+        bars.bar_number,
+        bars.ts,
+        bars.bar_end_at,
+        bars.close,
         runs.initial_cash,
-        case
-            when round_trips.step is null then 0
-            when
-                round_trips.exit_bar_number is null
-                or entered.bar_number < round_trips.exit_bar_number
-                then round_trips.quantity
-            else 0
-        end as position_qty,
-        case
-            when round_trips.step is null then runs.initial_cash
-            when
-                round_trips.exit_bar_number is null
-                or entered.bar_number < round_trips.exit_bar_number
-                then round_trips.cash_while_held
-            else round_trips.cash_after
-        end as cash,
-        entered.entry_fills
-        + coalesce(cast(entered.bar_number = round_trips.exit_bar_number as integer), 0)
-            as fill_count
-    from entered
+        sum(coalesce(fills.quantity_change, 0)) over symbol_bars as position_qty,
+        runs.initial_cash + sum(coalesce(fills.cash_change, 0)) over symbol_bars as cash,
+        cast(fills.bar_number is not null as integer) as fill_count
+    from bars
     inner join runs
-        on entered.run_id = runs.run_id
-    left join round_trips
+        on bars.run_id = runs.run_id
+    left join fills
         on
-            entered.run_id = round_trips.run_id
-            and entered.symbol = round_trips.symbol
-            and entered.step = round_trips.step
+            bars.run_id = fills.run_id
+            and bars.symbol = fills.symbol
+            and bars.bar_number = fills.bar_number
+    window symbol_bars as (
+        partition by bars.symbol order by bars.bar_number
+        rows between unbounded preceding and current row
+    )
 ),
 
-books as (
+valued as (
+    select
+        *,
+        cash + position_qty * close as equity,
+        position_qty * close as position_value,
+        cast(position_qty > 0 as integer) as open_positions
+    from booked
+),
+
+{#- In the books' own order (no new sort): each bar's change from the book's previous bar, and its running peak. #}
+books as materialized (
     select
         run_id,
         strategy,
@@ -98,30 +110,21 @@ books as (
         ts,
         bar_end_at,
         initial_cash,
-        cash + position_qty * close as equity,
+        equity,
         cash,
-        position_qty * close as position_value,
-        cast(position_qty > 0 as integer) as open_positions,
+        position_value,
+        open_positions,
         fill_count,
-        bar_number
-    from booked
-),
-
-{#- The run's total: the initial cash plus every book's P&L, each book carried at its last bar. #}
-book_changes as (
-    select
-        run_id,
-        strategy,
-        ts,
-        bar_end_at,
-        initial_cash,
+        greatest(initial_cash, max(equity) over book_bars) as peak_equity,
         equity - coalesce(lag(equity) over book_bars, initial_cash) as equity_change,
         cash - coalesce(lag(cash) over book_bars, initial_cash) as cash_change,
         position_value - coalesce(lag(position_value) over book_bars, 0) as position_value_change,
-        open_positions - coalesce(lag(open_positions) over book_bars, 0) as open_positions_change,
-        fill_count
-    from books
-    window book_bars as (partition by run_id, book order by bar_number)
+        open_positions - coalesce(lag(open_positions) over book_bars, 0) as open_positions_change
+    from valued
+    window book_bars as (
+        partition by symbol order by bar_number
+        rows between unbounded preceding and current row
+    )
 ),
 
 changes_per_bar as (
@@ -136,26 +139,33 @@ changes_per_bar as (
         sum(position_value_change) as position_value_change,
         sum(open_positions_change) as open_positions_change,
         sum(fill_count) as fill_count
-    from book_changes
+    from books
     group by run_id, strategy, ts
 ),
 
+{#- The run's total: the average book, each book carried at its last bar; open_positions and fill_count are counts over the books. #}
 totals as (
     select
-        run_id,
-        strategy,
+        changes_per_bar.run_id,
+        changes_per_bar.strategy,
         cast('total' as text) as book,
-        ts,
-        bar_end_at,
-        initial_cash,
-        initial_cash + sum(equity_change) over run_bars as equity,
-        initial_cash + sum(cash_change) over run_bars as cash,
-        sum(position_value_change) over run_bars as position_value,
-        sum(open_positions_change) over run_bars as open_positions,
-        fill_count
+        changes_per_bar.ts,
+        changes_per_bar.bar_end_at,
+        changes_per_bar.initial_cash,
+        changes_per_bar.initial_cash
+        + sum(changes_per_bar.equity_change) over run_bars / book_counts.book_count as equity,
+        changes_per_bar.initial_cash
+        + sum(changes_per_bar.cash_change) over run_bars / book_counts.book_count as cash,
+        sum(changes_per_bar.position_value_change) over run_bars / book_counts.book_count
+            as position_value,
+        sum(changes_per_bar.open_positions_change) over run_bars as open_positions,
+        changes_per_bar.fill_count
     from changes_per_bar
+    inner join book_counts
+        on changes_per_bar.run_id = book_counts.run_id
     window run_bars as (
-        partition by run_id order by ts rows between unbounded preceding and current row
+        partition by changes_per_bar.run_id order by changes_per_bar.ts
+        rows between unbounded preceding and current row
     )
 ),
 
@@ -166,28 +176,33 @@ all_books as (
         book,
         ts,
         bar_end_at,
-        initial_cash,
         equity,
         cash,
         position_value,
         open_positions,
-        fill_count
+        fill_count,
+        peak_equity
     from books
     union all
-    select * from totals
-),
-
-drawdowns as (
     select
-        *,
+        run_id,
+        strategy,
+        book,
+        ts,
+        bar_end_at,
+        equity,
+        cash,
+        position_value,
+        open_positions,
+        fill_count,
         greatest(
             initial_cash,
             max(equity) over (
-                partition by run_id, book order by ts
+                partition by run_id order by ts
                 rows between unbounded preceding and current row
             )
         ) as peak_equity
-    from all_books
+    from totals
 ),
 
 final as (
@@ -205,7 +220,7 @@ final as (
         cast(fill_count as bigint) as fill_count,
         trim_scale(cast(peak_equity as numeric)) as peak_equity,
         trim_scale(cast(equity / nullif(peak_equity, 0) - 1 as numeric)) as drawdown
-    from drawdowns
+    from all_books
 )
 
 select * from final

@@ -39,15 +39,22 @@ round_trips as (
     where {{ backtest_run_filter('run_id') }}
 ),
 
-bars as (
+first_opens as (
     select
         run_id,
         symbol,
-        bar_number,
-        open,
-        close
+        open as first_open
     from {{ ref('int_backtest_bars_selected') }}
-    where {{ backtest_run_filter('run_id') }}
+    where {{ backtest_run_filter('run_id') }} and bar_number = 1
+),
+
+last_closes as (
+    select
+        run_id,
+        symbol,
+        close as last_close
+    from {{ ref('int_backtest_bars_selected') }}
+    where {{ backtest_run_filter('run_id') }} and next_bar_number is null
 ),
 
 days as (
@@ -117,12 +124,14 @@ rejections as (
 
 symbol_returns as (
     select
-        run_id,
-        symbol,
-        (array_agg(close order by bar_number desc))[1]
-        / nullif((array_agg(open order by bar_number asc))[1], 0) - 1 as price_return
-    from bars
-    group by run_id, symbol
+        first_opens.run_id,
+        first_opens.symbol,
+        last_closes.last_close / nullif(first_opens.first_open, 0) - 1 as price_return
+    from first_opens
+    inner join last_closes
+        on
+            first_opens.run_id = last_closes.run_id
+            and first_opens.symbol = last_closes.symbol
 ),
 
 buy_and_hold as (
