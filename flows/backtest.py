@@ -125,7 +125,7 @@ def check_request(
             text(
                 "select count(*) from raw.bars where timeframe = :tf and symbol = any(:symbols)"
                 " and (cast(:start as timestamptz) is null or ts >= :start)"
-                " and (cast(:end as timestamptz) is null or ts <= :end)"
+                " and (cast(:end as timestamptz) is null or ts < :end)"
             ),
             {"tf": spec.timeframe, "symbols": symbols, "start": request.start, "end": request.end},
         ).scalar_one()

@@ -104,6 +104,18 @@ def _parse_time(value: str, option: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _window_end(value: str) -> datetime:
+    """A backtest window's end, exclusive: a bare date includes that whole day (New York)."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    parsed = _parse_time(value, "--end")
+    if len(value.strip()) != len("2024-01-02"):
+        return parsed
+    day = parsed.date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("America/New_York"))
+
+
 def _prefect_env(quiet: bool = False) -> None:
     """Prefect in local ephemeral mode: no telemetry, time to start on a busy machine."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -272,7 +284,9 @@ def run(
 def backtest(
     strategy: Annotated[str, typer.Option(help="A strategy of strategies/specs/")],
     start: Annotated[str | None, typer.Option(help="First bar (ISO); default the first")] = None,
-    end: Annotated[str | None, typer.Option(help="Last bar (ISO); default the last")] = None,
+    end: Annotated[
+        str | None, typer.Option(help="End (ISO, exclusive; a date includes its day)")
+    ] = None,
     symbols: Annotated[
         str | None, typer.Option(help="Comma-separated symbols of its universe; default all")
     ] = None,
@@ -293,7 +307,7 @@ def backtest(
     request = BacktestRequest(
         strategy=strategy,
         start=_parse_time(start, "--start") if start else None,
-        end=_parse_time(end, "--end") if end else None,
+        end=_window_end(end) if end else None,
         symbols=tuple(s.strip().upper() for s in (symbols or "").split(",") if s.strip()),
         cash=Decimal(str(cash)),
         mode=mode,

@@ -278,9 +278,10 @@ def test_backtest_runs_lists_the_built_run_with_its_headline_numbers(
 def test_backtest_equity_ends_at_the_initial_cash_plus_every_trades_pnl(
     built_database: BuiltDatabase, built_reader: Engine
 ) -> None:
-    """The run's total book, oldest first: it starts from the initial cash, ends at the
-    performance row's final equity, which is the cash plus the P&L of every round trip (open
-    ones marked), and its drawdown is from the running peak."""
+    """The run's total book (the average of its symbols' books), oldest first: it starts from
+    the initial cash, ends at the performance row's final equity, which is the cash plus the P&L
+    of every round trip (open ones marked) spread over the books, and its drawdown is from the
+    running peak."""
     backtest = built_database.backtest
     trades = queries.backtest_trades(built_reader, backtest.run_id)
     equity = queries.backtest_equity(built_reader, backtest.run_id)
@@ -289,7 +290,8 @@ def test_backtest_equity_ends_at_the_initial_cash_plus_every_trades_pnl(
     assert (trades["exit_reason"] == "signal").sum() == metrics.iloc[0]["trade_count"] > 0
     assert set(trades["symbol"]) <= set(backtest.symbols)
     assert trades["entry_at"].is_monotonic_increasing
-    final_equity = backtest.initial_cash + trades["pnl"].sum()
+    books = metrics.iloc[0]["symbol_count"]
+    final_equity = backtest.initial_cash + trades["pnl"].sum() / books
     assert metrics.iloc[0]["final_equity"] == pytest.approx(final_equity)
     assert equity["ts"].is_monotonic_increasing and equity["ts"].is_unique
     assert equity["equity"].iloc[-1] == pytest.approx(final_equity)
