@@ -151,7 +151,9 @@ class Settings(BaseSettings):
             return None
         scheme = urlsplit(value).scheme
         if scheme.split("+")[0] not in ("postgresql", "postgres"):
-            raise ValueError("must be a postgresql:// URL, e.g. postgresql://user@host:5432/trading")
+            raise ValueError(
+                "must be a postgresql:// URL, e.g. postgresql://user@host:5432/trading"
+            )
         from config.database import parse_url  # config.database imports this module
 
         parse_url(value)  # a bad port or an unknown option fails here, at start
