@@ -176,6 +176,13 @@ class StrategySpec(BaseModel):
     limits: StrategyLimits
     sizing: Sizing = Field(default_factory=Sizing)
     order: OrderSpec = Field(default_factory=OrderSpec)
+    mode: Literal["live", "shadow"] = "live"
+    """live: its approved orders are sent. shadow: signals and risk decisions every cycle, never
+    an order; what it would have done is kept as its paper track record."""
+    fractional: bool = False
+    """Backtests size in fractional shares (live orders are whole shares either way)."""
+    sweep: dict[ParameterName, list[float]] | None = None
+    """The grid `trading sweep --spec` evaluates when no --grid is given: values per parameter."""
 
     @field_validator("timeframe")
     @classmethod
