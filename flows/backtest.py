@@ -22,8 +22,7 @@ from sqlalchemy import Engine, text
 from config.database import Connection
 from config.settings import Settings
 from flows.dbt import run_dbt
-from strategies.params import record_params
-from strategies.spec import StrategySpec, dbt_vars, load_specs
+from strategies.spec import StrategySpec, dbt_vars, load_spec, load_specs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The backtest models and, unless the caller just built them, everything they read (the
@@ -38,9 +37,11 @@ class BacktestInputError(ValueError):
 
 @dataclass(frozen=True)
 class BacktestRequest:
-    """What to backtest: a strategy over a window of landed history, with a starting cash."""
+    """What to backtest: a strategy (or a spec file naming one) over a window of landed
+    history, with a starting cash."""
 
-    strategy: str
+    strategy: str = ""
+    spec_file: Path | None = None
     start: datetime | None = None
     end: datetime | None = None
     symbols: tuple[str, ...] = ()
@@ -84,24 +85,36 @@ def costs(settings: Settings) -> dict[str, float]:
     }
 
 
-def _spec(name: str, specs: list[StrategySpec]) -> StrategySpec:
+def request_spec(request: BacktestRequest, specs: list[StrategySpec]) -> StrategySpec:
+    """The spec a request names: a spec file's (validated against its signal SQL), else the
+    shipped spec of --strategy; a refused one raises BacktestInputError."""
+    if request.spec_file is not None:
+        if request.strategy:
+            raise BacktestInputError("--strategy and --spec: give one of them")
+        if not request.spec_file.is_file():
+            raise BacktestInputError(f"--spec {request.spec_file}: no such file")
+        try:
+            return load_spec(request.spec_file, require_file_name=False)
+        except ValueError as error:
+            raise BacktestInputError(f"--spec {error}") from None
     by_name = {spec.name: spec for spec in specs}
-    if name not in by_name:
+    if request.strategy not in by_name:
         known = ", ".join(sorted(by_name)) or "none"
-        raise BacktestInputError(f"--strategy {name!r} is not a strategy (known: {known})")
-    return by_name[name]
+        raise BacktestInputError(
+            f"--strategy {request.strategy!r} is not a strategy (known: {known})"
+        )
+    return by_name[request.strategy]
+
+
+def build_vars(specs: list[StrategySpec], spec: StrategySpec) -> list[StrategySpec]:
+    """The specs whose signal models a backtest build declares: the shipped ones and the run's."""
+    return [*(s for s in specs if s.name != spec.name), spec]
 
 
 def _symbols(request: BacktestRequest, spec: StrategySpec) -> list[str]:
-    if not request.symbols:
-        return list(spec.universe)
-    outside = [s for s in request.symbols if s not in spec.universe]
-    if outside:
-        raise BacktestInputError(
-            f"--symbols {','.join(outside)} not in {spec.name}'s universe "
-            f"({', '.join(spec.universe)}): its signals exist only there"
-        )
-    return list(request.symbols)
+    """--symbols, else the spec's universe (a backtest computes its own signals: any symbol with
+    landed bars will do)."""
+    return list(dict.fromkeys(s.strip().upper() for s in request.symbols)) or list(spec.universe)
 
 
 def check_request(
@@ -118,7 +131,7 @@ def check_request(
         raise BacktestInputError(f"--cash {request.cash} must be above 0")
     if request.start and request.end and request.end < request.start:
         raise BacktestInputError(f"--end {request.end:%Y-%m-%d} is before --start")
-    spec = _spec(request.strategy, specs)
+    spec = request_spec(request, specs)
     symbols = _symbols(request, spec)
     with engine.connect() as conn:
         bars: int = conn.execute(
@@ -141,23 +154,37 @@ def check_request(
     return spec, symbols
 
 
+@dataclass(frozen=True)
+class RunKind:
+    """What a recorded run is: a backtest (one trial), a sweep, or a walk-forward (and a fold)."""
+
+    kind: str = "backtest"
+    objective: str | None = None
+    parent_run_id: uuid.UUID | None = None
+    fold: int | None = None
+
+
 def record_run(
     engine: Engine,
     request: BacktestRequest,
     spec: StrategySpec,
     symbols: list[str],
     settings: Settings,
+    trials: list[dict[str, float]] | None = None,
+    kind: RunKind = RunKind(),
 ) -> uuid.UUID:
-    """Record the run as 'running' with everything needed to reproduce it; returns its id."""
+    """Record the run as 'running' with everything needed to reproduce it, and its trials (the
+    spec's parameters alone unless given: trial 1, 2, … in order); returns its id."""
     run_id = uuid.uuid4()
     with engine.begin() as conn:
         conn.execute(
             text(
                 "insert into raw.backtest_runs (run_id, strategy, spec, parameters, timeframe,"
-                " symbols, start_at, end_at, initial_cash, mode, costs, code_version) values"
+                " symbols, start_at, end_at, initial_cash, mode, costs, code_version, kind,"
+                " objective, parent_run_id, fold) values"
                 " (:run_id, :strategy, cast(:spec as jsonb), cast(:parameters as jsonb),"
                 " :timeframe, :symbols, :start, :end, :cash, :mode, cast(:costs as jsonb),"
-                " :version)"
+                " :version, :kind, :objective, :parent, :fold)"
             ),
             {
                 "run_id": run_id,
@@ -172,7 +199,21 @@ def record_run(
                 "mode": request.mode,
                 "costs": json.dumps(costs(settings)),
                 "version": code_version(),
+                "kind": kind.kind,
+                "objective": kind.objective,
+                "parent": kind.parent_run_id,
+                "fold": kind.fold,
             },
+        )
+        conn.execute(
+            text(
+                "insert into raw.backtest_trials (run_id, trial, parameters)"
+                " values (:run_id, :trial, cast(:parameters as jsonb))"
+            ),
+            [
+                {"run_id": run_id, "trial": number, "parameters": json.dumps(parameters)}
+                for number, parameters in enumerate(trials or [spec.parameters], start=1)
+            ],
         )
     return run_id
 
@@ -231,24 +272,19 @@ def _plain(value: object) -> object:
     return value
 
 
-def run_backtest(
-    settings: Settings,
+def build_run(
     connection: Connection,
     engine: Engine,
-    request: BacktestRequest,
+    run_id: uuid.UUID,
+    specs: list[StrategySpec],
     upstream_built: bool = False,
-) -> dict[str, Any]:
-    """Check the request, record the run, build it with dbt, and return its summary.
+) -> None:
+    """Build the backtest models for a recorded run and mark it finished (or failed, with why).
 
-    `upstream_built`: the signals are current (a cycle just built them), so only the backtest
-    models are built.
+    `upstream_built`: the indicators are current (a cycle just built them), so only the
+    backtest models are built. The strategy's unit tests are not run: in a backtest build its
+    signal model is ephemeral (they run in every normal build).
     """
-    specs = load_specs()
-    spec, symbols = check_request(engine, request, specs)
-    # The signals backtested are the live models': the strategy's spec must be recorded, as a
-    # cycle would (a first spec also covers earlier history).
-    record_params(engine, specs, effective_from=datetime.now(UTC))
-    run_id = record_run(engine, request, spec, symbols, settings)
     variables = {**dbt_vars(specs), "backtest_run_id": str(run_id)}
     try:
         result = run_dbt(
@@ -256,6 +292,8 @@ def run_backtest(
                 "build",
                 "--select",
                 BACKTEST_MODELS if upstream_built else f"+{BACKTEST_MODELS}",
+                "--exclude",
+                "test_type:unit",
                 "--vars",
                 json.dumps(variables),
                 "--quiet",
@@ -274,6 +312,20 @@ def run_backtest(
         _finish(engine, run_id, message)
         raise RuntimeError(f"backtest {run_id} failed in dbt: {message}")
     _finish(engine, run_id, None)
+
+
+def run_backtest(
+    settings: Settings,
+    connection: Connection,
+    engine: Engine,
+    request: BacktestRequest,
+    upstream_built: bool = False,
+) -> dict[str, Any]:
+    """Check the request, record the run, build it with dbt, and return its summary."""
+    specs = load_specs()
+    spec, symbols = check_request(engine, request, specs)
+    run_id = record_run(engine, request, spec, symbols, settings)
+    build_run(connection, engine, run_id, build_vars(specs, spec), upstream_built)
     return summary(engine, run_id)
 
 

@@ -248,14 +248,20 @@ def check_against_sql(spec: StrategySpec, models_dir: Path = SIGNAL_MODELS_DIR) 
     _shipped_parameter_rules(spec)
 
 
-def load_spec(path: Path, models_dir: Path = SIGNAL_MODELS_DIR) -> StrategySpec:
-    """Read and validate one spec file; errors name the file and the field."""
+def load_spec(
+    path: Path, models_dir: Path = SIGNAL_MODELS_DIR, require_file_name: bool = True
+) -> StrategySpec:
+    """Read and validate one spec file; errors name the file and the field.
+
+    A spec in strategies/specs/ is named after its file; one given to a backtest or sweep
+    (`require_file_name=False`) may have any file name: its `name` names the signal SQL.
+    """
     try:
         spec = StrategySpec.model_validate(yaml.safe_load(path.read_text()))
         check_against_sql(spec, models_dir)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
-    if path.stem != spec.name:
+    if require_file_name and path.stem != spec.name:
         raise ValueError(f"{path}: name: '{spec.name}' differs from the file name '{path.stem}'")
     return spec
 
@@ -263,11 +269,13 @@ def load_spec(path: Path, models_dir: Path = SIGNAL_MODELS_DIR) -> StrategySpec:
 def load_specs(
     directory: Path = SPECS_DIR, models_dir: Path = SIGNAL_MODELS_DIR
 ) -> list[StrategySpec]:
-    """Every strategy spec in the directory, by file name; their budgets must fit in the account."""
+    """Every strategy spec in the directory, by file name; the live ones' budgets must fit in
+    the account (a shadow spec's budget sizes only its own paper book)."""
     specs = [load_spec(path, models_dir) for path in sorted(directory.glob("*.yaml"))]
-    budget = sum(spec.limits.capital_budget for spec in specs)
+    live = [spec for spec in specs if spec.mode == "live"]
+    budget = sum(spec.limits.capital_budget for spec in live)
     if budget > 1 + 1e-9:
-        shares = ", ".join(f"{s.name} {s.limits.capital_budget:g}" for s in specs)
+        shares = ", ".join(f"{s.name} {s.limits.capital_budget:g}" for s in live)
         raise ValueError(f"{directory}: limits.capital_budget adds up to {budget:g} > 1 ({shares})")
     return specs
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from config.database import Connection
+from strategies.spec import load_specs
 
 DbtOk = Callable[[list[str], Connection], None]
 
@@ -27,14 +26,19 @@ COSTS: dict[str, float] = {
     "finra_taf_per_share": 0.000166,
     "finra_taf_max": 8.30,
 }
-# Only the backtest models: the signals they read are built by the test's own fixture.
+# Only the backtest models: the indicators they read are built by the test's own fixture.
 BUILD = ["build", "--select", "tag:backtest", "--exclude", "test_type:unit"]
+TRIAL = text(
+    "insert into raw.backtest_trials (run_id, trial, parameters)"
+    " values (:run_id, :trial, cast(:parameters as jsonb))"
+)
 
 RECORD = text(
     "insert into raw.backtest_runs (run_id, strategy, spec, parameters, timeframe, symbols,"
-    " start_at, end_at, initial_cash, mode, costs, code_version)"
+    " start_at, end_at, initial_cash, mode, costs, code_version, kind)"
     " values (:run_id, :strategy, cast(:spec as jsonb), cast(:parameters as jsonb), :timeframe,"
-    " :symbols, :start_at, :end_at, :initial_cash, 'signal', cast(:costs as jsonb), 'test')"
+    " :symbols, :start_at, :end_at, :initial_cash, 'signal', cast(:costs as jsonb), 'test',"
+    " :kind)"
 )
 
 
@@ -49,17 +53,26 @@ def record_run(
     initial_cash: Decimal = Decimal(100_000),
     costs: Mapping[str, float] = COSTS,
     parameters: Mapping[str, Any] | None = None,
+    spec: Mapping[str, Any] | None = None,
+    trials: list[Mapping[str, Any]] | None = None,
+    kind: str = "backtest",
 ) -> str:
-    """Insert one raw.backtest_runs row (status running) as the CLI does; return its run_id."""
+    """Insert one raw.backtest_runs row (status running) and its trials (the parameters alone:
+    trial 1) as the CLI does; return its run_id."""
     run_id = str(uuid.uuid4())
+    shipped = {s.name: s for s in load_specs()}[strategy].model_dump(mode="json")
+    recorded = {**shipped, **(spec or {})}
+    if parameters is not None:
+        recorded["parameters"] = dict(parameters)
     with engine.begin() as conn:
         conn.execute(
             RECORD,
             {
                 "run_id": run_id,
                 "strategy": strategy,
-                "spec": json.dumps({"name": strategy}),
-                "parameters": json.dumps(dict(parameters or {})),
+                "spec": json.dumps(recorded),
+                "parameters": json.dumps(recorded["parameters"]),
+                "kind": kind,
                 "timeframe": timeframe,
                 "symbols": symbols,
                 "start_at": start_at,
@@ -68,27 +81,19 @@ def record_run(
                 "costs": json.dumps(dict(costs)),
             },
         )
+        conn.execute(
+            TRIAL,
+            [
+                {"run_id": run_id, "trial": number, "parameters": json.dumps(dict(trial))}
+                for number, trial in enumerate(trials or [recorded["parameters"]], start=1)
+            ],
+        )
     return run_id
 
 
-@contextmanager
-def backtest_run_env(run_id: str) -> Iterator[None]:
-    """TRADING_BACKTEST_RUN_ID for one dbt invocation (an env var re-parses only its users)."""
-    before = os.environ.get("TRADING_BACKTEST_RUN_ID")
-    os.environ["TRADING_BACKTEST_RUN_ID"] = run_id
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["TRADING_BACKTEST_RUN_ID"]
-        else:
-            os.environ["TRADING_BACKTEST_RUN_ID"] = before
-
-
 def build_run(dbt_ok: DbtOk, connection: Connection, run_id: str) -> None:
-    """Build the backtest models for one recorded run."""
-    with backtest_run_env(run_id):
-        dbt_ok(BUILD, connection)
+    """Build the backtest models for one recorded run (of a shipped strategy)."""
+    dbt_ok([*BUILD, "--vars", json.dumps({"backtest_run_id": run_id})], connection)
 
 
 def rows(engine: Engine, sql: str, **params: Any) -> list[dict[str, Any]]:

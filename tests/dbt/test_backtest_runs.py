@@ -4,6 +4,7 @@ finished runs are dropped, and the run's metrics equal empyrical's on its daily 
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +22,7 @@ from config.database import Connection
 from flows.dbt import run_dbt
 from strategies.params import record_params
 from strategies.spec import load_specs
-from tests.dbt.backtests import BUILD, backtest_run_env, build_run, record_run, rows
+from tests.dbt.backtests import BUILD, build_run, record_run, rows
 
 pytestmark = pytest.mark.integration
 
@@ -207,10 +208,14 @@ def test_scratch_rows_of_finished_runs_are_dropped_by_the_next_run(built: Built)
     ],
 )
 def test_a_bad_run_id_is_refused_naming_it(built: Built, value: str, message: str) -> None:
-    with backtest_run_env(value):
-        result = run_dbt(
-            [*BUILD, "--vars", '{"as_of": "2026-01-07T06:05:00+00:00"}'], built.connection
-        )
+    result = run_dbt(
+        [
+            *BUILD,
+            "--vars",
+            json.dumps({"as_of": "2026-01-07T06:05:00+00:00", "backtest_run_id": value}),
+        ],
+        built.connection,
+    )
     assert not result.success
     errors = (
         [str(result.exception)]

@@ -44,6 +44,7 @@ SIGNALS = [
     "--select",
     "+signals",
     "stg_trading__backtest_runs",
+    "stg_trading__backtest_trials",
     "--exclude",
     "tag:backtest",
 ]

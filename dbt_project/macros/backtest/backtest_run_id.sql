@@ -1,6 +1,6 @@
-{#- The run a backtest build is for: the var `backtest_run_id`, else TRADING_BACKTEST_RUN_ID, else none. -#}
+{#- The run a backtest build is for: the var `backtest_run_id`, else none. -#}
 {% macro backtest_run_id() -%}
-    {%- set value = var('backtest_run_id', none) or env_var('TRADING_BACKTEST_RUN_ID', '') -%}
+    {%- set value = var('backtest_run_id', none) -%}
     {%- if not value -%}
         {{ return(none) }}
     {%- endif -%}

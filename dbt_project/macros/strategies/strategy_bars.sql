@@ -11,9 +11,17 @@
 {%- endmacro %}
 
 
-{#- The warm indicator rows a strategy decides on, with its parameters in force at each bar. -#}
+{#-
+    The warm indicator rows a strategy decides on, with its parameters in force at each bar.
+    In a backtest build (the var backtest_run_id set; the signal models are then ephemeral)
+    the rows are the run's window and symbols, once per trial of the run, with that trial's
+    parameters and the limits and sizing of the spec the run recorded: columns run_id and
+    trial come first.
+-#}
 {% macro strategy_bars(parameters=[]) -%}
     {%- set strategy = strategy_name() -%}
+    {%- set trial_mode = backtest_run_id() is not none -%}
+    {%- set run = backtest_run() if trial_mode else none -%}
     {%- if is_incremental() -%}
         {#- A literal (not a subquery) lets the planner use the index on computed_at. -#}
         {%- set built_until = run_query(
@@ -22,6 +30,28 @@
     {%- endif %}
     with
 
+    {% if trial_mode -%}
+    {#- The run's trials as spec versions that apply to the whole window. #}
+    specs as (
+        select
+            runs.run_id,
+            trials.trial,
+            runs.strategy,
+            runs.timeframe,
+            cast('-infinity' as timestamptz) as applies_from,
+            cast('-infinity' as timestamptz) as effective_from,
+            cast(null as timestamptz) as effective_to,
+            trials.parameters,
+            {{ spec_limit_columns('runs.spec') }},
+            runs.symbols as universe
+        from {{ ref('stg_trading__backtest_runs') }} as runs
+        inner join {{ ref('stg_trading__backtest_trials') }} as trials
+            on runs.run_id = trials.run_id
+        where
+            {{ backtest_run_filter('runs.run_id') }}
+            and runs.strategy = '{{ strategy }}'
+    ),
+    {%- else -%}
     specs as (
         select
             strategy,
@@ -39,6 +69,7 @@
         from {{ ref('stg_trading__strategy_params') }}
         where strategy = '{{ strategy }}'
     ),
+    {%- endif %}
 
     spec_symbols as (
         select
@@ -82,12 +113,20 @@
             {%- if is_incremental() %}
             and computed_at > timestamptz '{{ built_until }}'
             {%- endif %}
+            {%- if trial_mode %}
+            {#- Literals, so the planner uses the index on (symbol, timeframe, ts). #}
+            and {{ backtest_window(run if run is not none and run.strategy == strategy else none) }}
+            {%- endif %}
     ),
 
     decided as (
         select
             indicators.*,
             indicators.ts + spec_symbols.bar_length as decision_at,
+            {%- if trial_mode %}
+            spec_symbols.run_id,
+            spec_symbols.trial,
+            {%- endif %}
             spec_symbols.effective_from,
             spec_symbols.applies_from,
             spec_symbols.effective_to,
@@ -106,6 +145,10 @@
     )
 
     select
+        {%- if trial_mode %}
+        decided.run_id,
+        decided.trial,
+        {%- endif %}
         decided.symbol,
         decided.timeframe,
         decided.ts,
@@ -157,4 +200,14 @@
     where
         decided.decision_at >= decided.applies_from
         and (decided.effective_to is null or decided.decision_at < decided.effective_to)
+{%- endmacro %}
+
+
+{#- The limits and sizing columns of a spec held as JSON (raw.strategy_params.spec, raw.backtest_runs.spec). -#}
+{% macro spec_limit_columns(spec) -%}
+    cast({{ spec }} -> 'limits' ->> 'capital_budget' as numeric) as capital_budget,
+    cast({{ spec }} -> 'limits' ->> 'max_positions' as integer) as max_positions,
+    cast(coalesce({{ spec }} -> 'sizing' ->> 'method', 'fixed_fraction') as text) as sizing_method,
+    cast({{ spec }} -> 'sizing' ->> 'annual_volatility' as double precision) as sizing_annual_volatility,
+    cast(coalesce({{ spec }} -> 'sizing' ->> 'measure', 'realized') as text) as sizing_measure
 {%- endmacro %}

@@ -6,6 +6,9 @@
 -#}
 {% macro strategy_signals(rules) -%}
     {%- set strategy = strategy_name() -%}
+    {#- In a backtest build every trial of the run is its own series (see strategy_bars). -#}
+    {%- set trial_mode = backtest_run_id() is not none -%}
+    {%- set series = 'run_id, trial, symbol, timeframe' if trial_mode else 'symbol, timeframe' -%}
     {%- if is_incremental() %}
 
 series_starts as (
@@ -68,7 +71,7 @@ last_decisions as (
     select
         *,
         max(decisive_key) over (
-            partition by symbol, timeframe order by ts
+            partition by {{ series }} order by ts
             rows between unbounded preceding and current row
         ) as last_key
     from decisive_keys
@@ -79,7 +82,7 @@ compared as (
         *,
         coalesce(last_key % 2 = 1, carried_in_position, false) as in_position,
         coalesce(
-            lag(last_key) over (partition by symbol, timeframe order by ts) % 2 = 1,
+            lag(last_key) over (partition by {{ series }} order by ts) % 2 = 1,
             carried_in_position,
             false
         ) as was_in_position
@@ -88,6 +91,10 @@ compared as (
 
 final as (
     select
+        {%- if trial_mode %}
+        cast(run_id as uuid) as run_id,
+        cast(trial as integer) as trial,
+        {%- endif %}
         cast('{{ strategy }}' as text) as strategy,
         cast(symbol as text) as symbol,
         cast(timeframe as text) as timeframe,

@@ -1,18 +1,4 @@
-{%- set run = backtest_run() -%}
-{%- if run is not none -%}
-    {%- set symbols -%}
-        ({%- for symbol in run.symbols -%}{{ sql_literal(symbol) }}{{ ', ' if not loop.last }}{%- endfor -%})
-    {%- endset -%}
-    {%- set window -%}
-        timeframe = {{ sql_literal(run.timeframe) }}
-        and symbol in {{ symbols }}
-        and ts >= cast({{ sql_literal(run.start_at) }} as timestamptz)
-        and ts < cast({{ sql_literal(run.end_at) }} as timestamptz)
-    {%- endset -%}
-{%- endif -%}
-{%- for name in var('strategies') %}
--- depends_on: {{ ref('int_' ~ name ~ '__signals') }}
-{%- endfor %}
+{%- set run = backtest_run() %}
 
 with
 
@@ -26,53 +12,24 @@ indicators as (
         low,
         close
     from {{ ref('indicators') }}
-    where
-        {%- if run is none %}
-        false
-        {%- else %}
-        {{ window }}
-        {%- endif %}
-),
-
-{#- The strategy's own signal model (marts.signals is the union of them all): it is declared a dependency below for every strategy. #}
-signals as (
-    select
-        symbol,
-        timeframe,
-        ts,
-        in_position,
-        target_weight
-    {%- if run is none %}
-    from {{ ref('signals') }}
-    where false
-    {%- else %}
-    from {{ ref('int_' ~ run.strategy ~ '__signals') }}
-    where {{ window }}
-    {%- endif %}
+    where {{ backtest_window(run) }}
 ),
 
 numbered as (
     select
-        indicators.symbol,
-        indicators.timeframe,
-        indicators.ts,
-        indicators.ts + {{ timeframe_interval('indicators.timeframe') }} as bar_end_at,
-        indicators.open,
-        indicators.high,
-        indicators.low,
-        indicators.close,
-        signals.in_position,
-        signals.target_weight,
+        symbol,
+        timeframe,
+        ts,
+        ts + {{ timeframe_interval('timeframe') }} as bar_end_at,
+        open,
+        high,
+        low,
+        close,
         row_number() over symbol_bars as bar_number,
-        lead(indicators.ts) over symbol_bars as next_ts,
-        lead(indicators.open) over symbol_bars as next_open
+        lead(ts) over symbol_bars as next_ts,
+        lead(open) over symbol_bars as next_open
     from indicators
-    left join signals
-        on
-            indicators.symbol = signals.symbol
-            and indicators.timeframe = signals.timeframe
-            and indicators.ts = signals.ts
-    window symbol_bars as (partition by indicators.symbol order by indicators.ts)
+    window symbol_bars as (partition by symbol order by ts)
 ),
 
 final as (
@@ -89,8 +46,6 @@ final as (
         cast(high as numeric) as high,
         cast(low as numeric) as low,
         cast(close as numeric) as close,
-        cast(in_position as boolean) as in_position,
-        cast(target_weight as numeric) as target_weight,
         cast(case when next_ts is not null then bar_number + 1 end as bigint) as next_bar_number,
         cast(next_ts as timestamptz) as next_ts,
         cast(next_open as numeric) as next_open

@@ -11,13 +11,9 @@ runs as (
 bars as (
     select
         run_id,
-        strategy,
         symbol,
-        bar_number,
         ts,
         close,
-        in_position,
-        target_weight,
         next_bar_number,
         next_ts,
         next_open
@@ -25,90 +21,74 @@ bars as (
     where {{ backtest_run_filter('run_id') }}
 ),
 
-{#- The key bar_number * 2 + in_position of each signalled bar: the largest so far is the last signal, its parity what it wanted. #}
-wanted as (
+{#- Buys and sells alternate in each trial's series of a symbol, starting with a buy: the n-th of each make the n-th round trip. #}
+decisions as (
     select
-        *,
-        coalesce(
-            max(bar_number * 2 + cast(in_position as integer)) over (
-                partition by symbol order by bar_number
-                rows between unbounded preceding and current row
-            ) % 2 = 1,
-            false
-        ) as wants
-    from bars
-),
-
-changes as (
-    select
-        *,
-        wants and not coalesce(lag(wants) over symbol_bars, false) as starts_wanting,
-        not wants and coalesce(lag(wants) over symbol_bars, false) as stops_wanting
-    from wanted
-    window symbol_bars as (partition by symbol order by bar_number)
+        signals.run_id,
+        signals.trial,
+        signals.strategy,
+        signals.symbol,
+        signals.signal,
+        signals.target_weight,
+        signals.ts as decision_ts,
+        bars.close as decision_close,
+        bars.next_bar_number,
+        bars.next_ts,
+        bars.next_open,
+        row_number() over (
+            partition by signals.trial, signals.symbol, signals.signal order by signals.ts
+        ) as episode_number
+    from {{ ref('int_backtest_signals_selected') }} as signals
+    inner join bars
+        on
+            signals.run_id = bars.run_id
+            and signals.symbol = bars.symbol
+            and signals.ts = bars.ts
+    where {{ backtest_run_filter('signals.run_id') }}
 ),
 
 entries as (
-    select
-        run_id,
-        strategy,
-        symbol,
-        row_number() over (partition by symbol order by bar_number) as episode_number,
-        ts as entry_decision_ts,
-        close as entry_decision_close,
-        target_weight,
-        next_bar_number as entry_bar_number,
-        next_ts as entry_at,
-        next_open as entry_open
-    from changes
-    where starts_wanting
+    select * from decisions
+    where signal = 'buy' and next_bar_number is not null
 ),
 
 exits as (
-    select
-        run_id,
-        symbol,
-        row_number() over (partition by symbol order by bar_number) as episode_number,
-        ts as exit_decision_ts,
-        next_bar_number as exit_bar_number,
-        next_ts as exit_at,
-        next_open as exit_open
-    from changes
-    where stops_wanting
+    select * from decisions
+    where signal = 'sell'
 ),
 
 paired as (
     select
         entries.run_id,
+        entries.trial,
         entries.strategy,
         entries.symbol,
-        row_number() over (
-            partition by entries.symbol order by entries.episode_number
-        ) as step,
-        entries.entry_decision_ts,
-        entries.entry_decision_close,
+        entries.episode_number as step,
+        entries.decision_ts as entry_decision_ts,
+        entries.decision_close as entry_decision_close,
         entries.target_weight,
-        entries.entry_bar_number,
-        entries.entry_at,
-        entries.entry_open * (1 + runs.slippage_bps / 10000) as entry_price,
-        exits.exit_decision_ts,
-        exits.exit_bar_number,
-        exits.exit_at,
-        exits.exit_open * (1 - runs.slippage_bps / 10000) as exit_price
+        entries.next_bar_number as entry_bar_number,
+        entries.next_ts as entry_at,
+        entries.next_open * (1 + runs.slippage_bps / 10000) as entry_price,
+        exits.decision_ts as exit_decision_ts,
+        exits.next_bar_number as exit_bar_number,
+        exits.next_ts as exit_at,
+        exits.next_open * (1 - runs.slippage_bps / 10000) as exit_price
     from entries
     inner join runs
         on entries.run_id = runs.run_id
     left join exits
         on
             entries.run_id = exits.run_id
+            and entries.trial = exits.trial
             and entries.symbol = exits.symbol
             and entries.episode_number = exits.episode_number
-    where entries.entry_bar_number is not null
 ),
 
 final as (
     select
         cast(run_id as uuid) as run_id,
+        cast(trial as integer) as trial,
         cast(strategy as text) as strategy,
         cast(symbol as text) as symbol,
         cast(step as bigint) as step,

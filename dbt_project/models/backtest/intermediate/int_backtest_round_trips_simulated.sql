@@ -4,6 +4,7 @@ runs as (
     select
         run_id,
         initial_cash,
+        is_fractional,
         commission_per_share,
         commission_bps,
         sec_fee_per_million,
@@ -16,6 +17,7 @@ runs as (
 decided as (
     select
         run_id,
+        trial,
         strategy,
         symbol,
         step,
@@ -38,6 +40,7 @@ walked as (
     with recursive walk as (
         select
             decided.run_id,
+            decided.trial,
             decided.symbol,
             cast(0 as bigint) as step,
             runs.initial_cash as cash_after,
@@ -66,6 +69,7 @@ walked as (
 
         select
             walk.run_id,
+            walk.trial,
             walk.symbol,
             decided.step,
             walk.cash_after - sized.quantity * decided.entry_price - fees.entry_fees
@@ -95,6 +99,7 @@ walked as (
         inner join decided
             on
                 walk.run_id = decided.run_id
+                and walk.trial = decided.trial
                 and walk.symbol = decided.symbol
                 and walk.step + 1 = decided.step
         inner join runs
@@ -102,7 +107,12 @@ walked as (
         cross join lateral (
             select
                 greatest(
-                    0, floor(decided.target_weight * walk.cash_after / decided.entry_decision_close)
+                    0,
+                    case
+                        when runs.is_fractional
+                            then decided.target_weight * walk.cash_after / decided.entry_decision_close
+                        else floor(decided.target_weight * walk.cash_after / decided.entry_decision_close)
+                    end
                 ) as quantity
         ) as sized
         cross join lateral (
@@ -131,6 +141,7 @@ walked as (
 final as (
     select
         cast(run_id as uuid) as run_id,
+        cast(trial as integer) as trial,
         cast(strategy as text) as strategy,
         cast(symbol as text) as symbol,
         cast(step as bigint) as step,

@@ -1,24 +1,36 @@
 with
 
+{#- Bar by bar for a backtest's trial (and a walk-forward fold's); a sweep keeps only its daily equity (int_backtest_daily_equity). #}
 runs as (
     select
         run_id,
         initial_cash
     from {{ ref('stg_trading__backtest_runs') }}
+    where {{ backtest_run_filter('run_id') }} and kind <> 'sweep'
+),
+
+trials as (
+    select
+        run_id,
+        trial
+    from {{ ref('stg_trading__backtest_trials') }}
     where {{ backtest_run_filter('run_id') }}
 ),
 
 bars as (
     select
-        run_id,
-        strategy,
-        symbol,
-        bar_number,
-        ts,
-        bar_end_at,
-        close
-    from {{ ref('int_backtest_bars_selected') }}
-    where {{ backtest_run_filter('run_id') }}
+        selected.run_id,
+        trials.trial,
+        selected.strategy,
+        selected.symbol,
+        selected.bar_number,
+        selected.ts,
+        selected.bar_end_at,
+        selected.close
+    from {{ ref('int_backtest_bars_selected') }} as selected
+    inner join trials
+        on selected.run_id = trials.run_id
+    where {{ backtest_run_filter('selected.run_id') }}
 ),
 
 book_counts as (
@@ -33,6 +45,7 @@ book_counts as (
 round_trips as (
     select
         run_id,
+        trial,
         symbol,
         entry_bar_number,
         entry_price,
@@ -49,6 +62,7 @@ round_trips as (
 fills as (
     select
         run_id,
+        trial,
         symbol,
         entry_bar_number as bar_number,
         quantity as quantity_change,
@@ -57,6 +71,7 @@ fills as (
     union all
     select
         run_id,
+        trial,
         symbol,
         exit_bar_number as bar_number,
         -quantity as quantity_change,
@@ -68,6 +83,7 @@ fills as (
 booked as (
     select
         bars.run_id,
+        bars.trial,
         bars.strategy,
         bars.symbol,
         bars.bar_number,
@@ -84,10 +100,11 @@ booked as (
     left join fills
         on
             bars.run_id = fills.run_id
+            and bars.trial = fills.trial
             and bars.symbol = fills.symbol
             and bars.bar_number = fills.bar_number
     window symbol_bars as (
-        partition by bars.symbol order by bars.bar_number
+        partition by bars.trial, bars.symbol order by bars.bar_number
         rows between unbounded preceding and current row
     )
 ),
@@ -105,6 +122,7 @@ valued as (
 books as materialized (
     select
         run_id,
+        trial,
         strategy,
         symbol as book,
         ts,
@@ -122,7 +140,7 @@ books as materialized (
         open_positions - coalesce(lag(open_positions) over book_bars, 0) as open_positions_change
     from valued
     window book_bars as (
-        partition by symbol order by bar_number
+        partition by trial, symbol order by bar_number
         rows between unbounded preceding and current row
     )
 ),
@@ -130,6 +148,7 @@ books as materialized (
 changes_per_bar as (
     select
         run_id,
+        trial,
         strategy,
         ts,
         max(bar_end_at) as bar_end_at,
@@ -140,13 +159,14 @@ changes_per_bar as (
         sum(open_positions_change) as open_positions_change,
         sum(fill_count) as fill_count
     from books
-    group by run_id, strategy, ts
+    group by run_id, trial, strategy, ts
 ),
 
 {#- The run's total: the average book, each book carried at its last bar; open_positions and fill_count are counts over the books. #}
 totals as (
     select
         changes_per_bar.run_id,
+        changes_per_bar.trial,
         changes_per_bar.strategy,
         cast('total' as text) as book,
         changes_per_bar.ts,
@@ -164,7 +184,7 @@ totals as (
     inner join book_counts
         on changes_per_bar.run_id = book_counts.run_id
     window run_bars as (
-        partition by changes_per_bar.run_id order by changes_per_bar.ts
+        partition by changes_per_bar.run_id, changes_per_bar.trial order by changes_per_bar.ts
         rows between unbounded preceding and current row
     )
 ),
@@ -172,6 +192,7 @@ totals as (
 all_books as (
     select
         run_id,
+        trial,
         strategy,
         book,
         ts,
@@ -186,6 +207,7 @@ all_books as (
     union all
     select
         run_id,
+        trial,
         strategy,
         book,
         ts,
@@ -198,7 +220,7 @@ all_books as (
         greatest(
             initial_cash,
             max(equity) over (
-                partition by run_id order by ts
+                partition by run_id, trial order by ts
                 rows between unbounded preceding and current row
             )
         ) as peak_equity
@@ -208,6 +230,7 @@ all_books as (
 final as (
     select
         cast(run_id as uuid) as run_id,
+        cast(trial as integer) as trial,
         cast(strategy as text) as strategy,
         cast(book as text) as book,
         cast(ts as timestamptz) as ts,

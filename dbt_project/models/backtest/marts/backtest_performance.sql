@@ -9,13 +9,22 @@ runs as (
     where {{ backtest_run_filter('run_id') }}
 ),
 
-run_equity as (
+trials as (
+    select
+        runs.run_id,
+        trials.trial,
+        runs.strategy,
+        runs.initial_cash
+    from runs
+    inner join {{ ref('stg_trading__backtest_trials') }} as trials
+        on runs.run_id = trials.run_id
+),
+
+{#- Bar by bar only where kept (not for a sweep's trials): the deepest drawdown between daily closes. #}
+bar_equity as (
     select
         run_id,
-        ts,
-        equity,
-        open_positions,
-        fill_count,
+        trial,
         drawdown
     from {{ ref('backtest_equity') }}
     where {{ backtest_run_filter('run_id') }} and book = 'total'
@@ -24,6 +33,7 @@ run_equity as (
 trades as (
     select
         run_id,
+        trial,
         pnl,
         fees,
         exit_reason
@@ -34,6 +44,7 @@ trades as (
 round_trips as (
     select
         run_id,
+        trial,
         quantity
     from {{ ref('int_backtest_round_trips_simulated') }}
     where {{ backtest_run_filter('run_id') }}
@@ -60,66 +71,64 @@ last_closes as (
 days as (
     select
         run_id,
-        cast(ts at time zone 'America/New_York' as date) as market_date,
-        (array_agg(equity order by ts desc))[1] as equity,
-        (array_agg(open_positions order by ts desc))[1] as open_positions,
-        sum(fill_count) as fill_count
-    from run_equity
-    group by run_id, cast(ts at time zone 'America/New_York' as date)
+        trial,
+        market_date,
+        equity,
+        open_positions,
+        fill_count
+    from {{ ref('int_backtest_daily_equity') }}
+    where {{ backtest_run_filter('run_id') }}
 ),
 
 daily_series as (
     select
         days.run_id,
+        days.trial,
         days.market_date,
         days.equity,
-        coalesce(
-            lag(days.equity) over (partition by days.run_id order by days.market_date),
-            runs.initial_cash
-        ) as previous_equity,
-        days.equity / nullif(
-            coalesce(
-                lag(days.equity) over (partition by days.run_id order by days.market_date),
-                runs.initial_cash
-            ),
-            0
-        ) - 1 as daily_return,
+        coalesce(lag(days.equity) over trial_days, trials.initial_cash) as previous_equity,
+        days.equity / nullif(coalesce(lag(days.equity) over trial_days, trials.initial_cash), 0)
+        - 1 as daily_return,
         days.open_positions > 0 or days.fill_count > 0 as is_in_market
     from days
-    inner join runs
-        on days.run_id = runs.run_id
+    inner join trials
+        on days.run_id = trials.run_id and days.trial = trials.trial
+    window trial_days as (partition by days.run_id, days.trial order by days.market_date)
 ),
 
-{{ series_performance('daily_series', ['run_id']) }}
+{{ series_performance('daily_series', ['run_id', 'trial']) }}
 
 closed_trades as (
     select
         run_id,
+        trial,
         pnl
     from trades
     where exit_reason <> 'open'
 ),
 
 trade_statistics as (
-    {{ round_trip_statistics('closed_trades', ['run_id'], 'pnl') }}
+    {{ round_trip_statistics('closed_trades', ['run_id', 'trial'], 'pnl') }}
 ),
 
 trade_totals as (
     select
         run_id,
+        trial,
         count(*) as trades_with_open,
         count(*) filter (where exit_reason = 'open') as open_trade_count,
         sum(fees) as fees_paid
     from trades
-    group by run_id
+    group by run_id, trial
 ),
 
 rejections as (
     select
         run_id,
+        trial,
         count(*) filter (where quantity = 0) as rejected_entries
     from round_trips
-    group by run_id
+    group by run_id, trial
 ),
 
 symbol_returns as (
@@ -146,23 +155,33 @@ buy_and_hold as (
 bar_drawdowns as (
     select
         run_id,
-        min(drawdown) as max_bar_drawdown,
+        trial,
+        min(drawdown) as max_bar_drawdown
+    from bar_equity
+    group by run_id, trial
+),
+
+windows as (
+    select
+        run_id,
         min(ts) as first_bar_at,
         max(ts) as last_bar_at
-    from run_equity
+    from {{ ref('int_backtest_bars_selected') }}
+    where {{ backtest_run_filter('run_id') }}
     group by run_id
 ),
 
 metrics as (
     select
-        runs.run_id,
-        runs.strategy,
-        runs.initial_cash,
+        trials.run_id,
+        trials.trial,
+        trials.strategy,
+        trials.initial_cash,
         series_metrics.start_date,
         series_metrics.end_date,
         series_metrics.day_count,
-        bar_drawdowns.first_bar_at,
-        bar_drawdowns.last_bar_at,
+        windows.first_bar_at,
+        windows.last_bar_at,
         buy_and_hold.symbol_count,
         series_metrics.ending_equity as final_equity,
         series_metrics.total_return,
@@ -182,24 +201,27 @@ metrics as (
         coalesce(trade_totals.fees_paid, 0) as fees_paid,
         coalesce(rejections.rejected_entries, 0) as rejected_entries,
         buy_and_hold.buy_and_hold_return
-    from runs
+    from trials
     inner join series_metrics
-        on runs.run_id = series_metrics.run_id
-    inner join bar_drawdowns
-        on runs.run_id = bar_drawdowns.run_id
+        on trials.run_id = series_metrics.run_id and trials.trial = series_metrics.trial
+    inner join windows
+        on trials.run_id = windows.run_id
     inner join buy_and_hold
-        on runs.run_id = buy_and_hold.run_id
+        on trials.run_id = buy_and_hold.run_id
+    left join bar_drawdowns
+        on trials.run_id = bar_drawdowns.run_id and trials.trial = bar_drawdowns.trial
     left join trade_statistics
-        on runs.run_id = trade_statistics.run_id
+        on trials.run_id = trade_statistics.run_id and trials.trial = trade_statistics.trial
     left join trade_totals
-        on runs.run_id = trade_totals.run_id
+        on trials.run_id = trade_totals.run_id and trials.trial = trade_totals.trial
     left join rejections
-        on runs.run_id = rejections.run_id
+        on trials.run_id = rejections.run_id and trials.trial = rejections.trial
 ),
 
 final as (
     select
         cast(run_id as uuid) as run_id,
+        cast(trial as integer) as trial,
         cast(strategy as text) as strategy,
         trim_scale(cast(initial_cash as numeric)) as initial_cash,
         cast(symbol_count as bigint) as symbol_count,

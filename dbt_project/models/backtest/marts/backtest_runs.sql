@@ -24,7 +24,11 @@ runs as (
         status,
         error,
         started_at,
-        finished_at
+        finished_at,
+        kind,
+        objective,
+        parent_run_id,
+        fold
     from {{ ref('stg_trading__backtest_runs') }}
 ),
 
@@ -39,6 +43,8 @@ performance as (
         max_drawdown,
         trade_count
     from {{ ref('backtest_performance') }}
+    {#- A sweep's trials are in marts.backtest_trials; its row here has no single result. #}
+    where trial = 1
 ),
 
 final as (
@@ -63,6 +69,10 @@ final as (
         cast(runs.error as text) as error,
         cast(runs.started_at as timestamptz) as started_at,
         cast(runs.finished_at as timestamptz) as finished_at,
+        cast(runs.kind as text) as kind,
+        cast(runs.objective as text) as objective,
+        cast(runs.parent_run_id as uuid) as parent_run_id,
+        cast(runs.fold as integer) as fold,
         cast(performance.first_bar_at as timestamptz) as first_bar_at,
         cast(performance.last_bar_at as timestamptz) as last_bar_at,
         cast(performance.final_equity as numeric) as final_equity,
@@ -72,7 +82,7 @@ final as (
         cast(performance.trade_count as bigint) as trade_count
     from runs
     left join performance
-        on runs.run_id = performance.run_id
+        on runs.run_id = performance.run_id and runs.kind <> 'sweep'
 )
 
 select * from final

@@ -17,7 +17,11 @@ source as (
         status,
         error,
         started_at,
-        finished_at
+        finished_at,
+        kind,
+        objective,
+        parent_run_id,
+        fold
     from {{ source('trading', 'backtest_runs') }}
 ),
 
@@ -43,7 +47,12 @@ renamed as (
         cast(status as text) as status,
         cast(error as text) as error,
         cast(started_at as timestamptz) as started_at,
-        cast(finished_at as timestamptz) as finished_at
+        cast(finished_at as timestamptz) as finished_at,
+        cast(kind as text) as kind,
+        cast(objective as text) as objective,
+        cast(parent_run_id as uuid) as parent_run_id,
+        cast(fold as integer) as fold,
+        cast(coalesce(spec ->> 'fractional', 'false') as boolean) as is_fractional
     from source
 )
 
