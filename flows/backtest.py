@@ -134,22 +134,37 @@ def check_request(
     spec = request_spec(request, specs)
     symbols = _symbols(request, spec)
     with engine.connect() as conn:
-        bars: int = conn.execute(
-            text(
-                "select count(*) from raw.bars where timeframe = :tf and symbol = any(:symbols)"
-                " and (cast(:start as timestamptz) is null or ts >= :start)"
-                " and (cast(:end as timestamptz) is null or ts < :end)"
-            ),
-            {"tf": spec.timeframe, "symbols": symbols, "start": request.start, "end": request.end},
-        ).scalar_one()
-    if not bars:
-        window = (
-            f"{request.start:%Y-%m-%d}" if request.start else "the first bar",
-            f"{request.end:%Y-%m-%d}" if request.end else "the last bar",
-        )
+        landed = {
+            str(symbol)
+            for (symbol,) in conn.execute(
+                text(
+                    "select distinct symbol from raw.bars where timeframe = :tf"
+                    " and symbol = any(:symbols)"
+                    " and (cast(:start as timestamptz) is null or ts >= :start)"
+                    " and (cast(:end as timestamptz) is null or ts < :end)"
+                ),
+                {
+                    "tf": spec.timeframe,
+                    "symbols": symbols,
+                    "start": request.start,
+                    "end": request.end,
+                },
+            )
+        }
+    window = (
+        f"{request.start:%Y-%m-%d}" if request.start else "the first bar",
+        f"{request.end:%Y-%m-%d}" if request.end else "the last bar",
+    )
+    if not landed:
         raise BacktestInputError(
             f"no {spec.timeframe} bars of {', '.join(symbols)} from {window[0]} to {window[1]}:"
             " land them first (trading backfill)"
+        )
+    missing = [symbol for symbol in symbols if symbol not in landed]
+    if missing:
+        raise BacktestInputError(
+            f"--symbols {','.join(missing)}: no {spec.timeframe} bars landed from {window[0]}"
+            f" to {window[1]} (trading backfill)"
         )
     return spec, symbols
 
