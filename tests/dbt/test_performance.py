@@ -15,6 +15,7 @@ from typing import Any
 import empyrical
 import numpy as np
 import pytest
+from scipy import stats
 from sqlalchemy import Engine, text
 
 from config.database import Connection
@@ -343,6 +344,7 @@ def test_performance_metrics_equal_empyrical_on_the_same_daily_returns(built: Bu
         _assert_close(row["sharpe_ratio"], empyrical.sharpe_ratio(returns), name)
         _assert_close(row["sortino_ratio"], empyrical.sortino_ratio(returns), name)
         _assert_close(row["max_drawdown"], empyrical.max_drawdown(returns), name)
+        _assert_close(row["calmar_ratio"], empyrical.calmar_ratio(returns), name)
     for name in ("portfolio", "alpha", "beta"):
         assert performance[name]["sortino_ratio"] is not None
         assert performance[name]["max_drawdown"] < 0
@@ -367,15 +369,47 @@ def test_max_drawdown_runs_from_the_last_peak_to_the_trough(built: Built) -> Non
             ), name
 
 
+def test_sharpe_moments_and_underwater_time_follow_the_daily_returns(built: Built) -> None:
+    """Per-day Sharpe, population skewness, Pearson kurtosis (scipy's defaults), the
+    probabilistic Sharpe ratio against 0 (Bailey & López de Prado 2012), the longest stretch
+    below the running peak and the share of days below it."""
+    performance = {
+        row["strategy"]: row for row in built.rows("select * from marts.strategy_performance")
+    }
+    for name, (_, returns) in _daily_returns(built).items():
+        row = performance[name]
+        if np.all(returns == returns[0]):
+            assert (row["skewness"], row["probabilistic_sharpe_ratio"]) == (None, None), name
+            continue
+        sharpe = float(np.mean(returns) / np.std(returns, ddof=1))
+        skew = float(stats.skew(returns))
+        kurt = float(stats.kurtosis(returns, fisher=False))
+        psr = stats.norm.cdf(
+            sharpe
+            * math.sqrt(len(returns) - 1)
+            / math.sqrt(1 - skew * sharpe + (kurt - 1) / 4 * sharpe**2)
+        )
+        _assert_close(row["daily_sharpe_ratio"], sharpe, name)
+        _assert_close(row["skewness"], skew, name)
+        _assert_close(row["kurtosis"], kurt, name)
+        _assert_close(row["probabilistic_sharpe_ratio"], float(psr), name)
+        index = np.cumprod(1 + returns)
+        below = index < np.maximum.accumulate(np.maximum(index, 1.0))
+        runs = "".join("1" if b else "0" for b in below).split("0")
+        assert row["max_drawdown_duration_days"] == max(len(run) for run in runs), name
+        _assert_close(row["time_underwater"], float(np.mean(below)), name)
+    assert performance["portfolio"]["max_drawdown_duration_days"] > 0
+
+
 def test_trades_are_closed_round_trips(built: Built) -> None:
     """alpha closed one round trip at −20 (its second is open), beta one at +100; the
-    portfolio counts both; the external buy is still open. Time in market: alpha was out only
-    on day 6 (flat, no fill)."""
+    portfolio counts both (expectancy 40, one loss in a row); the external buy is still open.
+    Time in market: alpha was out only on day 6 (flat, no fill)."""
     performance = {
         row["strategy"]: row
         for row in built.rows(
-            "select strategy, trade_count, win_rate, profit_factor, time_in_market"
-            " from marts.strategy_performance"
+            "select strategy, trade_count, win_rate, profit_factor, time_in_market, expectancy,"
+            " average_win, average_loss, max_consecutive_losses from marts.strategy_performance"
         )
     }
     assert performance["alpha"]["trade_count"] == 1
@@ -390,3 +424,18 @@ def test_trades_are_closed_round_trips(built: Built) -> None:
     assert performance["portfolio"]["profit_factor"] == 5
     assert performance["external"]["trade_count"] == 0
     assert performance["external"]["win_rate"] is None
+    trade_statistics = {
+        name: (
+            row["expectancy"],
+            row["average_win"],
+            row["average_loss"],
+            row["max_consecutive_losses"],
+        )
+        for name, row in performance.items()
+    }
+    assert trade_statistics == {
+        "alpha": (-20, None, -20, 1),
+        "beta": (100, 100, None, 0),
+        "portfolio": (40, 100, -20, 1),
+        "external": (None, None, None, 0),
+    }

@@ -3,6 +3,8 @@
     series). `series` names a CTE with the `keys` columns plus market_date, equity,
     previous_equity, daily_return and is_in_market, one row per series and trading day.
     The conventions are empyrical's (checked to 1e-9): 252 days a year, risk-free rate 0.
+    The moments and the probabilistic Sharpe ratio follow Bailey & López de Prado (2012);
+    see _performance__macros.yml.
 -#}
 {% macro series_performance(series, keys) -%}
     {%- set key_list = keys | join(', ') -%}
@@ -67,18 +69,91 @@ series_peaks_before_troughs as (
     group by {% for key in keys %}series_troughs.{{ key }}{{ ', ' if not loop.last }}{% endfor %}
 ),
 
+series_underwater_stretches as (
+    select
+        {{ key_list }},
+        count(*) filter (where is_at_peak) over (
+            partition by {{ key_list }} order by market_date
+            rows between unbounded preceding and current row
+        ) as stretch_number,
+        not is_at_peak as is_underwater
+    from series_drawdowns_marked
+),
+
+series_underwater_lengths as (
+    select
+        {{ key_list }},
+        count(*) filter (where is_underwater) as underwater_days
+    from series_underwater_stretches
+    group by {{ key_list }}, stretch_number
+),
+
+series_underwater as (
+    select
+        {{ key_list }},
+        max(underwater_days) as max_drawdown_duration_days,
+        sum(underwater_days) as underwater_day_count
+    from series_underwater_lengths
+    group by {{ key_list }}
+),
+
 series_statistics as (
     select
         {{ key_list }},
         min(market_date) as start_date,
         max(market_date) as end_date,
         count(*) as day_count,
+        count(daily_return) as observation_count,
         avg(daily_return) as mean_return,
         stddev_samp(daily_return) as return_stddev,
+        max(daily_return) > min(daily_return) as has_return_variance,
         sqrt(avg(power(least(daily_return, 0), 2))) as downside_deviation,
         avg(case when is_in_market then 1.0 else 0.0 end) as time_in_market
     from series_indexed
     group by {{ key_list }}
+),
+
+series_moments as (
+    select
+        {%- for key in keys %}
+        series_statistics.{{ key }},
+        {%- endfor %}
+        avg(power(series_indexed.daily_return - series_statistics.mean_return, 2))
+            as second_moment,
+        avg(power(series_indexed.daily_return - series_statistics.mean_return, 3))
+            as third_moment,
+        avg(power(series_indexed.daily_return - series_statistics.mean_return, 4))
+            as fourth_moment
+    from series_statistics
+    inner join series_indexed
+        on
+            {%- for key in keys %}
+            {{ 'and ' if not loop.first }}series_statistics.{{ key }} = series_indexed.{{ key }}
+            {%- endfor %}
+    group by {% for key in keys %}series_statistics.{{ key }}{{ ', ' if not loop.last }}{% endfor %}
+),
+
+series_shapes as (
+    select
+        {%- for key in keys %}
+        series_statistics.{{ key }},
+        {%- endfor %}
+        series_statistics.mean_return
+        / nullif(series_statistics.return_stddev, 0) as daily_sharpe_ratio,
+        case
+            when series_statistics.has_return_variance
+                then series_moments.third_moment / power(series_moments.second_moment, 1.5)
+        end as skewness,
+        case
+            when series_statistics.has_return_variance
+                then series_moments.fourth_moment / power(series_moments.second_moment, 2)
+        end as kurtosis
+    from series_statistics
+    inner join series_moments
+        on
+            {%- for key in keys %}
+            {{ 'and ' if not loop.first }}series_statistics.{{ key }} = series_moments.{{ key }}
+            {%- endfor %}
 ),
 
 series_ends as (
@@ -91,7 +166,7 @@ series_ends as (
     order by {% for key in keys %}{{ key }} asc, {% endfor %}market_date desc
 ),
 
-series_metrics as (
+series_measures as (
     select
         {%- for key in keys %}
         series_statistics.{{ key }},
@@ -107,8 +182,7 @@ series_metrics as (
                 then power(series_ends.ending_index, 252.0 / series_statistics.day_count) - 1
         end as cagr,
         series_statistics.return_stddev * sqrt(252.0) as annual_volatility,
-        series_statistics.mean_return
-        / nullif(series_statistics.return_stddev, 0) * sqrt(252.0) as sharpe_ratio,
+        series_shapes.daily_sharpe_ratio * sqrt(252.0) as sharpe_ratio,
         series_statistics.mean_return * 252.0
         / nullif(series_statistics.downside_deviation * sqrt(252.0), 0) as sortino_ratio,
         series_troughs.max_drawdown,
@@ -122,14 +196,31 @@ series_metrics as (
         case
             when series_troughs.max_drawdown < 0 then series_troughs.trough_date
         end as max_drawdown_end_date,
-        series_statistics.time_in_market
+        series_statistics.time_in_market,
+        series_underwater.max_drawdown_duration_days,
+        cast(series_underwater.underwater_day_count as double precision)
+        / series_statistics.day_count as time_underwater,
+        series_statistics.observation_count,
+        series_shapes.daily_sharpe_ratio,
+        series_shapes.skewness,
+        series_shapes.kurtosis
     from series_statistics
-    {%- for cte in ['series_ends', 'series_troughs', 'series_peaks_before_troughs'] %}
+    {%- for cte in ['series_ends', 'series_troughs', 'series_peaks_before_troughs', 'series_underwater', 'series_shapes'] %}
     inner join {{ cte }}
         on
             {%- for key in keys %}
             {{ 'and ' if not loop.first }}series_statistics.{{ key }} = {{ cte }}.{{ key }}
             {%- endfor %}
     {%- endfor %}
+),
+
+series_metrics as (
+    select
+        *,
+        case when max_drawdown < 0 then cagr / -max_drawdown end as calmar_ratio,
+        {{ probabilistic_sharpe_ratio(
+            'daily_sharpe_ratio', 'observation_count', 'skewness', 'kurtosis'
+        ) }} as probabilistic_sharpe_ratio
+    from series_measures
 ),
 {%- endmacro %}

@@ -4,6 +4,8 @@
     {{ create_exponential_average() }}
     {{ create_indicator_state() }}
     {{ create_average_cost() }}
+    {{ create_normal_cdf() }}
+    {{ create_normal_quantile() }}
 {%- endmacro %}
 
 {% macro udf_schema() -%}
