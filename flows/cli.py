@@ -12,11 +12,10 @@ from typing import Annotated, Any
 
 import typer
 from loguru import logger
-from rich.console import Console
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from config.settings import Settings, load_settings
+from config.settings import Settings
 from flows.cli_bench import bench_app
 from flows.cli_common import console, err
 from flows.cli_common import fail as _fail

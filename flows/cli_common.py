@@ -30,7 +30,9 @@ def parse_time(value: str, option: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as error:
-        raise fail(f"{option} {value!r} is not an ISO date or timestamp (e.g. 2024-01-02)") from error
+        raise fail(
+            f"{option} {value!r} is not an ISO date or timestamp (e.g. 2024-01-02)"
+        ) from error
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

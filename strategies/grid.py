@@ -95,7 +95,9 @@ def grid_points(spec: StrategySpec, grid: dict[str, list[float]]) -> list[dict[s
         try:
             check_against_sql(spec.model_copy(update={"parameters": point}))
         except ValueError as error:
-            shown = ", ".join(f"{name}={value:g}" for name, value in zip(names, combination, strict=True))
+            shown = ", ".join(
+                f"{name}={value:g}" for name, value in zip(names, combination, strict=True)
+            )
             reason = str(error).replace("Value error, ", "")
             raise GridError(f"--grid point {shown}: {reason}") from None
         points.append(point)

@@ -8,7 +8,8 @@ runs as (
         start_at,
         end_at
     from {{ ref('stg_trading__backtest_runs') }}
-    where {{ backtest_run_filter('run_id') }}
+    {#- A backtest (one trial) is compared; a sweep's trials are not. #}
+    where {{ backtest_run_filter('run_id') }} and kind = 'backtest'
 ),
 
 backtest_trades as (
@@ -25,7 +26,10 @@ backtest_trades as (
         quantity,
         exit_reason
     from {{ ref('backtest_trades') }}
-    where {{ backtest_run_filter('run_id') }}
+    where
+        {{ backtest_run_filter('run_id') }}
+        and trial = 1
+        and run_id in (select runs.run_id from runs)
 ),
 
 bars as (
