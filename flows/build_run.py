@@ -20,7 +20,7 @@ from strategies.spec import StrategySpec, load_specs
 
 def _run_spec(engine: Engine, run_id: uuid.UUID) -> StrategySpec:
     with engine.connect() as conn:
-        recorded = conn.execute(
+        recorded: dict[str, object] = conn.execute(
             text("select spec from raw.backtest_runs where run_id = :r"), {"r": run_id}
         ).scalar_one()
     return StrategySpec.model_validate(recorded)
