@@ -158,9 +158,34 @@ def _summary_table(
     return table
 
 
-def _backtests_beside_live(cycle: Cycle, specs: list[StrategySpec], window: DemoWindow) -> Table:
+def first_decision_bar(window: DemoWindow, timeframe: str) -> datetime:
+    """Start of the bar the demo's first cycle decides on: the latest bar complete at that
+    cycle (intraday bars sit on a UTC grid). No live entry is decided before it."""
+    first_cycle = cycle_times(*window.sessions[0])[0]
+    length = parse_timeframe(timeframe).length
+    bar_seconds = int(length.total_seconds())
+    return (
+        datetime.fromtimestamp(int(first_cycle.timestamp()) // bar_seconds * bar_seconds, tz=UTC)
+        - length
+    )
+
+
+@dataclass(frozen=True)
+class TwinRun:
+    """A backtest run paired with the live round trips, and where the live trading began."""
+
+    run_id: str
+    live_from: datetime
+
+
+def _backtests_beside_live(
+    cycle: Cycle, specs: list[StrategySpec], window: DemoWindow
+) -> tuple[Table, list[TwinRun]]:
     """Each strategy backtested (signal mode) over the demo's trading days, beside what it did
-    live in those days (marts.strategy_performance)."""
+    live in those days (marts.strategy_performance); and each strategy backtested over all
+    landed history to the demo's end, whose round trips marts.backtest_vs_live pairs with the
+    live ones (a run's signals start flat at its first bar: from the history's start they
+    carry the same state into the demo's days as the live signals do)."""
     with cycle.engine.connect() as conn:
         live = {
             str(row.strategy): row
@@ -172,12 +197,17 @@ def _backtests_beside_live(cycle: Cycle, specs: list[StrategySpec], window: Demo
     for column in ("strategy", "backtest return", "round trips", "live return", "live trades"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
     start, end = window.sessions[0][0], window.sessions[-1][1]
+    twins: list[TwinRun] = []
     for spec in specs:
-        request = BacktestRequest(strategy=spec.name, start=start, end=end)
         # The last cycle built the signals: only the backtest models need building.
-        result = run_backtest(
-            cycle.settings, cycle.connection, cycle.engine, request, upstream_built=True
+        result, twin = (
+            run_backtest(cycle.settings, cycle.connection, cycle.engine, request, True)
+            for request in (
+                BacktestRequest(strategy=spec.name, start=start, end=end),
+                BacktestRequest(strategy=spec.name, start=None, end=end),
+            )
         )
+        twins.append(TwinRun(str(twin["run_id"]), first_decision_bar(window, spec.timeframe)))
         row = live.get(spec.name)
         table.add_row(
             spec.name,
@@ -186,7 +216,126 @@ def _backtests_beside_live(cycle: Cycle, specs: list[StrategySpec], window: Demo
             f"{float(row.total_return):.2%}" if row and row.total_return is not None else "n/a",
             str(row.trade_count) if row else "0",
         )
+    return table, twins
+
+
+class LiveTradeWithoutTwinError(RuntimeError):
+    """A live round trip of the demo has no backtest round trip on the same bars."""
+
+
+# Per strategy and in all: the live round trips, how they pair with the backtests' round trips
+# held while the demo traded live, and how far the live fills are from the fill model's where
+# both decided on the same bar (a fill-model difference, not a timing one).
+VERSUS_LIVE = text(
+    """
+    with runs as (
+        select *
+        from unnest(cast(:runs as uuid []), cast(:live_from as timestamptz [])) as runs (
+            run_id, live_from
+        )
+    )
+    select
+        coalesce(strategy, 'all') as strategy,
+        count(*) filter (where match <> 'only_backtest') as live,
+        count(*) filter (where match = 'matched') as matched,
+        count(*) filter (where entry_decision_lag_bars > 0) as later,
+        count(*) filter (where match = 'only_live') as only_live,
+        count(*) filter (where match = 'only_backtest') as only_backtest,
+        percentile_cont(0.5) within group (order by abs(entry_price_diff_bps))
+            filter (where entry_decision_lag_bars = 0) as entry_median,
+        avg(abs(entry_price_diff_bps)) filter (where entry_decision_lag_bars = 0) as entry_mean,
+        count(*) filter (where entry_decision_lag_bars = 0) as entries,
+        percentile_cont(0.5) within group (order by abs(exit_price_diff_bps))
+            filter (where exit_decision_lag_bars = 0) as exit_median,
+        avg(abs(exit_price_diff_bps)) filter (where exit_decision_lag_bars = 0) as exit_mean,
+        count(*) filter (
+            where exit_decision_lag_bars = 0 and exit_price_diff_bps is not null
+        ) as exits
+    from marts.backtest_vs_live
+    inner join runs using (run_id)
+    where
+        match <> 'only_backtest'
+        or coalesce(backtest_exit_decision_ts, 'infinity') > runs.live_from
+    group by grouping sets ((strategy), ())
+    order by strategy is null, strategy
+    """
+)
+
+
+def _bps(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def backtest_vs_live(engine: Engine, twins: list[TwinRun]) -> Table:
+    """The live round trips beside the backtests' (marts.backtest_vs_live), per strategy and
+    in all: how they pair, and the median and mean absolute fill difference in bps."""
+    table = Table(
+        title="live round trips beside the backtest's, and |live fill - backtest fill| in bps",
+        caption="later: the live entry was decided bars after the backtest's (the backtest "
+        "already held the symbol when the live account started, a session's last bar closes "
+        "after the last hourly cycle, or a risk rule held it back). Fill differences: pairs "
+        "decided on the same bar; the backtest fills at the next bar's open, the simulator "
+        "when the cycle sends the order",
+    )
+    for column in (
+        "strategy",
+        "live",
+        "matched",
+        "later",
+        "only live",
+        "only backtest",
+        "entries",
+        "entry median",
+        "entry mean",
+        "exits",
+        "exit median",
+        "exit mean",
+    ):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    params = {
+        "runs": [twin.run_id for twin in twins],
+        "live_from": [twin.live_from for twin in twins],
+    }
+    with engine.connect() as conn:
+        for row in conn.execute(VERSUS_LIVE, params):
+            table.add_row(
+                row.strategy,
+                *(str(n) for n in (row.live, row.matched, row.later, row.only_live)),
+                str(row.only_backtest),
+                str(row.entries),
+                *(_bps(v) for v in (row.entry_median, row.entry_mean)),
+                str(row.exits),
+                *(_bps(v) for v in (row.exit_median, row.exit_mean)),
+            )
     return table
+
+
+def check_live_twins(engine: Engine, runs: list[str]) -> None:
+    """Every live round trip of the demo has its backtest twin, or this raises naming the ones
+    without. The backtest runs over all landed history, so its signals carry the same state
+    into the demo's days as the live ones: a live entry is decided only on a bar where the
+    strategy wants the symbol, and there the backtest holds it."""
+    with engine.connect() as conn:
+        lonely = conn.execute(
+            text(
+                "select strategy, symbol, live_entry_decision_ts, live_entry_at"
+                " from marts.backtest_vs_live"
+                " where run_id = any(cast(:runs as uuid[])) and match = 'only_live'"
+                " order by strategy, symbol, live_entry_decision_ts"
+            ),
+            {"runs": runs},
+        ).all()
+    if lonely:
+        trades = "; ".join(
+            f"{row.strategy} {row.symbol} entry decided on the bar of "
+            f"{row.live_entry_decision_ts.astimezone(UTC):%Y-%m-%d %H:%M} UTC, "
+            f"filled {row.live_entry_at.astimezone(UTC):%H:%M}"
+            for row in lonely
+        )
+        raise LiveTradeWithoutTwinError(
+            f"{len(lonely)} live round trip(s) have no backtest twin "
+            f"(marts.backtest_vs_live, match = 'only_live'): {trades}"
+        )
 
 
 @dataclass(frozen=True)
@@ -281,6 +430,9 @@ def run_demo(
         )
         console.print(_summary_table(engine, held_text, last, len(hours)))
         if hours:
-            console.print(_backtests_beside_live(cycle, specs, window))
+            beside, twins = _backtests_beside_live(cycle, specs, window)
+            console.print(beside)
+            console.print(backtest_vs_live(engine, twins))
+            check_live_twins(engine, [twin.run_id for twin in twins])
     console.print("open the dashboard: [bold]make dashboard[/] (or `trading dashboard`)")
     return DemoResult(cycles=len(hours), backfill_landed=total.landed, simulator_orders=sim_orders)

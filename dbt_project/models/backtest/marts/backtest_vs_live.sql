@@ -12,9 +12,18 @@ runs as (
     where {{ backtest_run_filter('run_id') }} and kind = 'backtest'
 ),
 
+trials as (
+    select
+        run_id,
+        trial
+    from {{ ref('stg_trading__backtest_trials') }}
+    where {{ backtest_run_filter('run_id') }}
+),
+
 backtest_trades as (
     select
         run_id,
+        trial,
         symbol,
         trade_number,
         entry_decision_ts,
@@ -121,10 +130,11 @@ live_round_trips as (
     group by run_id, symbol, round_trip_number
 ),
 
-{#- The live round trips entered in the run's window: the bar that decided the entry is one of the window's bars. #}
+{#- The live round trips entered in the run's window (the bar that decided the entry is one of the window's bars), once per trial: each trial's backtest is paired with them apart. #}
 live_in_window as (
     select
         live_round_trips.*,
+        trials.trial,
         case
             when not live_round_trips.is_closed then 'open'
             when live_round_trips.is_bracket_exit then 'bracket'
@@ -134,6 +144,8 @@ live_in_window as (
     from live_round_trips
     inner join runs
         on live_round_trips.run_id = runs.run_id
+    inner join trials
+        on live_round_trips.run_id = trials.run_id
     where
         coalesce(live_round_trips.entry_decision_ts, live_round_trips.entry_at)
         >= coalesce(runs.start_at, '-infinity')
@@ -147,13 +159,14 @@ live_claims as (
         live_in_window.*,
         backtest_trades.trade_number as claimed_trade_number,
         row_number() over (
-            partition by live_in_window.symbol, backtest_trades.trade_number
+            partition by live_in_window.trial, live_in_window.symbol, backtest_trades.trade_number
             order by live_in_window.entry_decision_ts, live_in_window.round_trip_number
         ) as claim_rank
     from live_in_window
     left join backtest_trades
         on
             live_in_window.run_id = backtest_trades.run_id
+            and live_in_window.trial = backtest_trades.trial
             and live_in_window.symbol = backtest_trades.symbol
             and live_in_window.entry_decision_ts >= backtest_trades.entry_decision_ts
             and (
@@ -172,6 +185,7 @@ live_paired as (
 paired as (
     select
         coalesce(backtest_trades.run_id, live_paired.run_id) as run_id,
+        coalesce(backtest_trades.trial, live_paired.trial) as trial,
         coalesce(backtest_trades.symbol, live_paired.symbol) as symbol,
         case
             when backtest_trades.trade_number is null then 'only_live'
@@ -202,6 +216,7 @@ paired as (
     full outer join live_paired
         on
             backtest_trades.run_id = live_paired.run_id
+            and backtest_trades.trial = live_paired.trial
             and backtest_trades.symbol = live_paired.symbol
             and backtest_trades.trade_number = live_paired.trade_number
 ),
@@ -211,7 +226,7 @@ compared as (
         paired.*,
         runs.strategy,
         row_number() over (
-            partition by paired.symbol
+            partition by paired.trial, paired.symbol
             order by
                 coalesce(paired.backtest_entry_decision_ts, paired.live_entry_decision_ts),
                 paired.live_entry_decision_ts,
@@ -258,6 +273,7 @@ compared as (
 final as (
     select
         cast(run_id as uuid) as run_id,
+        cast(trial as integer) as trial,
         cast(strategy as text) as strategy,
         cast(symbol as text) as symbol,
         cast(pair_number as bigint) as pair_number,

@@ -1,0 +1,220 @@
+"""Backtest vs live: two demo days of real hourly cycles on the simulator, each strategy
+backtested over the same bars, and marts.backtest_vs_live pairs every live round trip with its
+backtest twin, prices the difference of their fills, and keeps the round trips a risk limit kept
+from the live account as only_backtest."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from rich.console import Console
+from sqlalchemy import Engine, text
+
+from config.database import Connection, make_engine
+from config.settings import load_settings
+from flows.demo import (
+    LiveTradeWithoutTwinError,
+    check_live_twins,
+    demo_window,
+    first_decision_bar,
+    run_demo,
+)
+from flows.prefect_server import prefect_api
+from ingestion.migrate import scratch_database
+from strategies.spec import load_specs
+
+pytestmark = pytest.mark.integration
+
+# The demo trades Monday 2024-03-11 and Tuesday 2024-03-12 hour by hour, after 9 days of history.
+TODAY = datetime(2024, 3, 13, 12, tzinfo=UTC)
+END = datetime(2024, 3, 12, 20, tzinfo=UTC)  # Tuesday's close
+LIVE_FROM = datetime(2024, 3, 11, 13, tzinfo=UTC)  # the bar Monday's first cycle decides on
+
+
+@dataclass(frozen=True)
+class Traded:
+    """The database after the demo, and the ids of the backtests paired with the live trades."""
+
+    engine: Engine
+    runs: list[str]
+    printed: str
+
+
+def _rows(engine: Engine, sql: str, **params: Any) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(text(sql), params)]
+
+
+def _value(engine: Engine, sql: str, **params: Any) -> Decimal:
+    with engine.connect() as conn:
+        value: Decimal = conn.execute(text(sql), params).scalar_one()
+        return value
+
+
+@pytest.fixture(scope="module")
+def traded(
+    postgres_server: Connection, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Traded]:
+    """Two demo days traded hour by hour; the demo's own backtests (and its twin check)."""
+    home = tmp_path_factory.mktemp("backtest_vs_live")
+    name = f"test_vs_live_{uuid.uuid4().hex[:8]}"
+    with scratch_database(postgres_server, name) as database, pytest.MonkeyPatch.context() as mp:
+        url = database.sqlalchemy_url.replace("postgresql+psycopg", "postgresql")
+        for variable in (
+            "ALPACA_TRADING_URL",
+            "ALPACA_DATA_URL",
+            "ALPACA_API_KEY",
+            "ALPACA_SECRET_KEY",
+        ):
+            mp.setenv(variable, "")
+        # The cycles set this in-process; setting it here undoes it afterwards.
+        mp.setenv("TRADING_AS_OF", TODAY.isoformat())
+        mp.setenv("DATABASE_URL", url)
+        mp.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        mp.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+        mp.setenv("TRADING_HOME", str(home / "home"))
+        log = home / "demo.log"
+        engine = make_engine(database)
+        try:
+            with log.open("w") as out, prefect_api():
+                run_demo(load_settings(), 2, 9, Console(file=out, width=200), today=TODAY)
+            runs = [
+                str(row["run_id"])
+                for row in _rows(
+                    engine,
+                    "select run_id from raw.backtest_runs where start_at is null and end_at = :end",
+                    end=END,
+                )
+            ]
+            yield Traded(engine, runs, log.read_text())
+        finally:
+            engine.dispose()
+
+
+def test_every_live_round_trip_has_its_backtest_twin(traded: Traded) -> None:
+    assert len(traded.runs) == 3, "one backtest per shipped strategy from the history's start"
+    # Every round trip of the live book opened in the window: its entry is a buy order of ours.
+    live_entries = _rows(
+        traded.engine,
+        "select orders.client_order_id from raw.orders as orders"
+        " where orders.parent_order_id is null and orders.client_order_id like '%-b'"
+        " and exists (select from raw.fills where fills.order_id = orders.id)",
+    )
+    pairs = _rows(
+        traded.engine,
+        "select match, count(*) as n from marts.backtest_vs_live"
+        " where run_id = any(cast(:runs as uuid[])) group by match",
+        runs=traded.runs,
+    )
+    counts = {row["match"]: row["n"] for row in pairs}
+    assert live_entries, "the demo placed no entry"
+    assert counts.get("only_live", 0) == 0
+    assert counts["matched"] == len(live_entries)
+    check_live_twins(traded.engine, traded.runs)  # the demo's own assertion agrees
+    assert "live round trips beside the backtest's" in traded.printed
+
+
+def test_fill_differences_are_the_live_fills_against_the_next_bars_open(traded: Traded) -> None:
+    """Where live and backtest decided on the same bar, the backtest filled at the next bar's
+    open (no slippage in the demo's settings) and live at the simulator's fill: the difference
+    in bps is recomputed here from raw.fills and raw.bars."""
+    matched = _rows(
+        traded.engine,
+        "select * from marts.backtest_vs_live where run_id = any(cast(:runs as uuid[]))"
+        " and match = 'matched'",
+        runs=traded.runs,
+    )
+    checked = 0
+    for pair in matched:
+        for side, decided, diff in (
+            ("b", pair["live_entry_decision_ts"], pair["entry_price_diff_bps"]),
+            ("s", pair["live_exit_decision_ts"], pair["exit_price_diff_bps"]),
+        ):
+            lag = pair["entry_decision_lag_bars" if side == "b" else "exit_decision_lag_bars"]
+            if lag != 0 or diff is None:
+                continue
+            client_order_id = f"{pair['strategy']}-{pair['symbol']}-{decided:%Y%m%d%H%M}-{side}"
+            live_price = _value(
+                traded.engine,
+                "select sum(fills.qty * fills.price) / sum(fills.qty) from raw.fills"
+                " join raw.orders on raw.orders.id = fills.order_id"
+                " where raw.orders.client_order_id = :id",
+                id=client_order_id,
+            )
+            next_open = _value(
+                traded.engine,
+                "select open from raw.bars where symbol = :symbol and timeframe = '1Hour'"
+                " and ts > :decided order by ts limit 1",
+                symbol=pair["symbol"],
+                decided=decided,
+            )
+            expected = float((live_price - next_open) / next_open * 10_000)
+            assert diff == pytest.approx(expected, abs=1e-9), client_order_id
+            checked += 1
+    assert checked >= 2, f"too few same-bar fills to compare ({checked})"
+    assert any(pair["entry_decision_lag_bars"] == 0 for pair in matched)
+
+
+def test_a_symbol_max_positions_kept_from_the_live_account_is_only_backtest(
+    traded: Traded,
+) -> None:
+    """The backtest (each symbol its own book) holds every symbol the strategy wants; the live
+    strategy filled its max_positions slots at its first trade and had none for this one."""
+    blocked = _rows(
+        traded.engine,
+        "select * from marts.backtest_vs_live where run_id = any(cast(:runs as uuid[]))"
+        " and match = 'only_backtest' and backtest_entry_decision_ts < :live_from"
+        " and coalesce(backtest_exit_decision_ts, 'infinity') > :live_from",
+        runs=traded.runs,
+        live_from=LIVE_FROM,
+    )
+    assert blocked, "no symbol the strategy wanted when the live account started went untraded"
+    limits = {spec.name: spec.limits.max_positions for spec in load_specs()}
+    for row in blocked:
+        first_trades = _rows(
+            traded.engine,
+            "select symbol from marts.backtest_vs_live where run_id = :run and live_entry_at = ("
+            "select min(live_entry_at) from marts.backtest_vs_live where run_id = :run)",
+            run=row["run_id"],
+        )
+        assert len(first_trades) == limits[row["strategy"]], (row["symbol"], first_trades)
+        assert row["symbol"] not in {trade["symbol"] for trade in first_trades}
+
+
+def test_a_live_trade_without_a_twin_fails_the_demo_naming_it(traded: Traded) -> None:
+    """A row the model would write for a live entry decided where the backtest held nothing."""
+    run = str(uuid.uuid4())
+    decided = datetime(2024, 3, 11, 15, tzinfo=UTC)
+    with traded.engine.begin() as conn:
+        conn.execute(
+            text(
+                "insert into marts.backtest_vs_live (run_id, trial, strategy, symbol, pair_number,"
+                " match, live_round_trip_number, live_entry_decision_ts, live_entry_at)"
+                " values (:run, 1, 'sma_crossover', 'AAPL', 1, 'only_live', 1, :decided, :filled)"
+            ),
+            {"run": run, "decided": decided, "filled": datetime(2024, 3, 11, 16, 5, tzinfo=UTC)},
+        )
+    try:
+        with pytest.raises(LiveTradeWithoutTwinError) as raised:
+            check_live_twins(traded.engine, [*traded.runs, run])
+    finally:
+        with traded.engine.begin() as conn:
+            conn.execute(
+                text("delete from marts.backtest_vs_live where run_id = :run"), {"run": run}
+            )
+    assert str(raised.value) == (
+        "1 live round trip(s) have no backtest twin (marts.backtest_vs_live, match = 'only_live'):"
+        " sma_crossover AAPL entry decided on the bar of 2024-03-11 15:00 UTC, filled 16:05"
+    )
+
+
+def test_demo_window_first_decision_bar_is_the_bar_before_the_first_cycle() -> None:
+    window = demo_window(TODAY, days=2, history_days=9)
+    # Monday 2024-03-11 (EDT): the first cycle at 10:05 decides on the 9:00 bar (13:00 UTC).
+    assert first_decision_bar(window, "1Hour") == datetime(2024, 3, 11, 13, tzinfo=UTC)
