@@ -37,7 +37,6 @@ backtest_trades as (
     from {{ ref('backtest_trades') }}
     where
         {{ backtest_run_filter('run_id') }}
-        and trial = 1
         and run_id in (select runs.run_id from runs)
 ),
 
