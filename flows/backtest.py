@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from dbt.contracts.results import RunExecutionResult
-from prefect import flow
 from sqlalchemy import Engine, text
 
 from config.database import Connection
@@ -134,22 +133,37 @@ def check_request(
     spec = request_spec(request, specs)
     symbols = _symbols(request, spec)
     with engine.connect() as conn:
-        bars: int = conn.execute(
-            text(
-                "select count(*) from raw.bars where timeframe = :tf and symbol = any(:symbols)"
-                " and (cast(:start as timestamptz) is null or ts >= :start)"
-                " and (cast(:end as timestamptz) is null or ts < :end)"
-            ),
-            {"tf": spec.timeframe, "symbols": symbols, "start": request.start, "end": request.end},
-        ).scalar_one()
-    if not bars:
-        window = (
-            f"{request.start:%Y-%m-%d}" if request.start else "the first bar",
-            f"{request.end:%Y-%m-%d}" if request.end else "the last bar",
-        )
+        landed = {
+            str(symbol)
+            for (symbol,) in conn.execute(
+                text(
+                    "select distinct symbol from raw.bars where timeframe = :tf"
+                    " and symbol = any(:symbols)"
+                    " and (cast(:start as timestamptz) is null or ts >= :start)"
+                    " and (cast(:end as timestamptz) is null or ts < :end)"
+                ),
+                {
+                    "tf": spec.timeframe,
+                    "symbols": symbols,
+                    "start": request.start,
+                    "end": request.end,
+                },
+            )
+        }
+    window = (
+        f"{request.start:%Y-%m-%d}" if request.start else "the first bar",
+        f"{request.end:%Y-%m-%d}" if request.end else "the last bar",
+    )
+    if not landed:
         raise BacktestInputError(
             f"no {spec.timeframe} bars of {', '.join(symbols)} from {window[0]} to {window[1]}:"
             " land them first (trading backfill)"
+        )
+    missing = [symbol for symbol in symbols if symbol not in landed]
+    if missing:
+        raise BacktestInputError(
+            f"--symbols {','.join(missing)}: no {spec.timeframe} bars landed from {window[0]}"
+            f" to {window[1]} (trading backfill)"
         )
     return spec, symbols
 
@@ -172,9 +186,11 @@ def record_run(
     settings: Settings,
     trials: list[dict[str, float]] | None = None,
     kind: RunKind = RunKind(),
+    first_trial: int = 1,
 ) -> uuid.UUID:
     """Record the run as 'running' with everything needed to reproduce it, and its trials (the
-    spec's parameters alone unless given: trial 1, 2, … in order); returns its id."""
+    spec's parameters alone unless given; numbered from `first_trial` in order; `[]`: none, for
+    a sweep whose chunks hold them); returns its id."""
     run_id = uuid.uuid4()
     with engine.begin() as conn:
         conn.execute(
@@ -205,20 +221,23 @@ def record_run(
                 "fold": kind.fold,
             },
         )
-        conn.execute(
-            text(
-                "insert into raw.backtest_trials (run_id, trial, parameters)"
-                " values (:run_id, :trial, cast(:parameters as jsonb))"
-            ),
-            [
-                {"run_id": run_id, "trial": number, "parameters": json.dumps(parameters)}
-                for number, parameters in enumerate(trials or [spec.parameters], start=1)
-            ],
-        )
+        recorded = [spec.parameters] if trials is None else trials
+        if recorded:
+            conn.execute(
+                text(
+                    "insert into raw.backtest_trials (run_id, trial, parameters)"
+                    " values (:run_id, :trial, cast(:parameters as jsonb))"
+                ),
+                [
+                    {"run_id": run_id, "trial": number, "parameters": json.dumps(parameters)}
+                    for number, parameters in enumerate(recorded, start=first_trial)
+                ],
+            )
     return run_id
 
 
-def _finish(engine: Engine, run_id: uuid.UUID, error: str | None) -> None:
+def finish(engine: Engine, run_id: uuid.UUID, error: str | None) -> None:
+    """Mark a run finished, or failed with the error."""
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -259,10 +278,11 @@ def summary(engine: Engine, run_id: uuid.UUID) -> dict[str, Any]:
             .mappings()
             .one()
         )
-    return {key: _plain(row[column]) for key, column in SUMMARY_COLUMNS.items()}
+    return {key: plain(row[column]) for key, column in SUMMARY_COLUMNS.items()}
 
 
-def _plain(value: object) -> object:
+def plain(value: object) -> object:
+    """A database value as JSON wants it (floats, ISO times, strings)."""
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, datetime):
@@ -278,12 +298,14 @@ def build_run(
     run_id: uuid.UUID,
     specs: list[StrategySpec],
     upstream_built: bool = False,
+    target_path: Path | None = None,
 ) -> None:
     """Build the backtest models for a recorded run and mark it finished (or failed, with why).
 
     `upstream_built`: the indicators are current (a cycle just built them), so only the
     backtest models are built. The strategy's unit tests are not run: in a backtest build its
-    signal model is ephemeral (they run in every normal build).
+    signal model is ephemeral (they run in every normal build). `target_path`: dbt's own
+    directory for this build, so builds in other processes at the same time do not clash.
     """
     variables = {**dbt_vars(specs), "backtest_run_id": str(run_id)}
     try:
@@ -297,11 +319,12 @@ def build_run(
                 "--vars",
                 json.dumps(variables),
                 "--quiet",
+                *(["--target-path", str(target_path)] if target_path else []),
             ],
             connection,
         )
     except BaseException as error:
-        _finish(engine, run_id, f"{type(error).__name__}: {error}")
+        finish(engine, run_id, f"{type(error).__name__}: {error}")
         raise
     if not result.success:
         outcomes: Any = result.result if isinstance(result.result, RunExecutionResult) else []
@@ -309,9 +332,9 @@ def build_run(
             f"{r.node.name}: {r.message}" for r in outcomes if str(r.status) in ("error", "fail")
         ]
         message = "; ".join(failed) or str(result.exception or "dbt build failed")
-        _finish(engine, run_id, message)
+        finish(engine, run_id, message)
         raise RuntimeError(f"backtest {run_id} failed in dbt: {message}")
-    _finish(engine, run_id, None)
+    finish(engine, run_id, None)
 
 
 def run_backtest(
@@ -327,20 +350,3 @@ def run_backtest(
     run_id = record_run(engine, request, spec, symbols, settings)
     build_run(connection, engine, run_id, build_vars(specs, spec), upstream_built)
     return summary(engine, run_id)
-
-
-@flow(name="backtest", log_prints=False)
-def backtest_flow(request: BacktestRequest) -> dict[str, Any]:
-    """`run_backtest` as a Prefect flow, for a worker: it resolves its own settings."""
-    from config.database import make_engine, resolve_connection
-    from config.settings import load_settings
-    from ingestion.migrate import migrate
-
-    settings = load_settings()
-    connection = resolve_connection(settings)
-    engine = make_engine(connection)
-    try:
-        migrate(engine)
-        return run_backtest(settings, connection, engine, request)
-    finally:
-        engine.dispose()

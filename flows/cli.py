@@ -12,15 +12,17 @@ from typing import Annotated, Any
 
 import typer
 from loguru import logger
-from rich.console import Console
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from config.settings import Settings, load_settings
+from config.settings import Settings
 from flows.cli_bench import bench_app
+from flows.cli_common import console, err
+from flows.cli_common import fail as _fail
+from flows.cli_common import parse_time as _parse_time
+from flows.cli_common import settings as _settings
+from flows.cli_research import backtest, sweep, walkforward
 
-console = Console()
-err = Console(stderr=True)
 _debug = False
 
 
@@ -82,39 +84,6 @@ def _quiet_prefect_tracebacks() -> None:
 
     for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
         logging.getLogger(name).addFilter(NoTraceback())
-
-
-def _settings() -> Settings:
-    """The settings (environment, then `.env`); a bad value stops here, naming its variable."""
-    return load_settings()
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=2)
-
-
-def _parse_time(value: str, option: str) -> datetime:
-    """An ISO date or timestamp; a date or naive time is taken as UTC (as Alpaca does)."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as error:
-        raise _fail(
-            f"{option} {value!r} is not an ISO date or timestamp (e.g. 2024-01-02)"
-        ) from error
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _window_end(value: str) -> datetime:
-    """A backtest window's end, exclusive: a bare date includes that whole day (New York)."""
-    from datetime import timedelta
-    from zoneinfo import ZoneInfo
-
-    parsed = _parse_time(value, "--end")
-    if len(value.strip()) != len("2024-01-02"):
-        return parsed
-    day = parsed.date() + timedelta(days=1)
-    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("America/New_York"))
 
 
 def _prefect_env(quiet: bool = False) -> None:
@@ -279,72 +248,6 @@ def run(
         with open_cycle(settings) as cycle:
             summary = hourly_cycle(force=force, cycle=cycle)
     console.print(summary)
-
-
-@app.command()
-def backtest(
-    strategy: Annotated[str, typer.Option(help="A strategy of strategies/specs/")],
-    start: Annotated[str | None, typer.Option(help="First bar (ISO); default the first")] = None,
-    end: Annotated[
-        str | None, typer.Option(help="End (ISO, exclusive; a date includes its day)")
-    ] = None,
-    symbols: Annotated[
-        str | None, typer.Option(help="Comma-separated symbols of its universe; default all")
-    ] = None,
-    cash: Annotated[float, typer.Option(help="Starting cash of each symbol's book")] = 100_000,
-    mode: Annotated[str, typer.Option(help="signal (each symbol its own book)")] = "signal",
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object, not a table")] = False,
-) -> None:
-    """Backtest a strategy over landed history with the live signal models; sends no order."""
-    from decimal import Decimal
-
-    from rich.table import Table
-
-    from config.database import make_engine, resolve_connection
-    from flows.backtest import BacktestInputError, BacktestRequest, run_backtest
-    from ingestion.migrate import migrate
-
-    settings = _settings()
-    request = BacktestRequest(
-        strategy=strategy,
-        start=_parse_time(start, "--start") if start else None,
-        end=_window_end(end) if end else None,
-        symbols=tuple(s.strip().upper() for s in (symbols or "").split(",") if s.strip()),
-        cash=Decimal(str(cash)),
-        mode=mode,
-    )
-    connection = resolve_connection(settings)
-    engine = make_engine(connection)
-    try:
-        migrate(engine)
-        result = run_backtest(settings, connection, engine, request)
-    except BacktestInputError as error:
-        raise _fail(str(error)) from error
-    finally:
-        engine.dispose()
-    if as_json:
-        typer.echo(json.dumps(result))  # plain: for programs, never wrapped or coloured
-        return
-    table = Table(title=f"backtest {result['run_id']} ({result['mode']} mode)", show_header=False)
-    shown = {
-        "strategy": result["strategy"],
-        "window": f"{result['start']} → {result['end']}",
-        "symbols": ", ".join(result["symbols"]),
-        "starting cash": f"{result['initial_cash']:,.2f}",
-        "final equity": f"{result['final_equity']:,.2f}",
-        "total return": f"{result['total_return']:.2%}",
-        "Sharpe": f"{result['sharpe']:.2f}" if result["sharpe"] is not None else "n/a",
-        "max drawdown": f"{result['max_drawdown']:.2%}",
-        "round trips": str(result["trades"]),
-        "parameters": json.dumps(result["parameters"]),
-    }
-    for name, value in shown.items():
-        table.add_row(name, value)
-    console.print(table)
-    console.print(
-        "trades: marts.backtest_trades, equity: marts.backtest_equity, metrics: "
-        "marts.backtest_performance (where run_id = the run's)"
-    )
 
 
 @app.command()
@@ -529,6 +432,9 @@ def ingest_reference() -> None:
     console.print(summary_table("reference data", runs))
 
 
+app.command()(backtest)
+app.command()(sweep)
+app.command()(walkforward)
 app.add_typer(bench_app, name="bench")
 
 

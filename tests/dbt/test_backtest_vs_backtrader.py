@@ -38,16 +38,8 @@ CENT = Decimal("0.01")
 # The cap of the FINRA TAF bites at ~60 shares: the hourly runs check it.
 HOURLY_COSTS = {**COSTS, "finra_taf_max": 0.01}
 STRATEGIES = ("sma_crossover", "rsi_mean_reversion")
-# Build the signals of every strategy the specs name, and the staging of the runs.
-SIGNALS = [
-    "build",
-    "--select",
-    "+signals",
-    "stg_trading__backtest_runs",
-    "stg_trading__backtest_trials",
-    "--exclude",
-    "tag:backtest",
-]
+# Build everything the backtest models read (the indicators, the staging of the runs), not them.
+SIGNALS = ["build", "--select", "+tag:backtest", "--exclude", "tag:backtest", "test_type:unit"]
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
@@ -24,7 +26,7 @@ def runs(engine: Engine) -> list[tuple[str, str]]:
 
 
 def test_a_backtest_prints_its_summary_records_the_run_and_sends_nothing(
-    env: dict[str, str], sim: SimulatorHandle, engine: Engine
+    env: dict[str, str], sim: SimulatorHandle, engine: Engine, tmp_path: Path
 ) -> None:
     runner = CliRunner()
     landed = runner.invoke(
@@ -61,12 +63,31 @@ def test_a_backtest_prints_its_summary_records_the_run_and_sends_nothing(
     assert submissions == 0
     assert sim.simulator.requests.counts() == before  # not one request to the broker
 
+    # A spec file outside strategies/specs/ (any file name; `name` names the signal SQL), with
+    # other parameters and one symbol: its own signals, recorded with the run.
+    variant = yaml.safe_load(Path("strategies/specs/sma_crossover.yaml").read_text())
+    variant |= {"universe": ["MSFT"], "parameters": {"full_strength_gap": 0.5}}
+    spec_file = tmp_path / "my_variant.yaml"
+    spec_file.write_text(yaml.safe_dump(variant))
+    result = runner.invoke(app, ["backtest", "--spec", str(spec_file), "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    variant_summary = json.loads(result.output.strip().splitlines()[-1])
+    assert variant_summary["symbols"] == ["MSFT"]
+    assert variant_summary["parameters"] == {"full_strength_gap": 0.5}
+
+    refused = runner.invoke(
+        app, ["backtest", "--strategy", "sma_crossover", "--symbols", "AAPL,ZZZZ"], env=env
+    )
+    assert refused.exit_code == 2 and "--symbols ZZZZ: no 1Hour bars" in refused.output
+    assert len(runs(engine)) == 2
+
 
 @pytest.mark.parametrize(
     ("args", "says"),
     [
         (["--strategy", "momentum"], "--strategy 'momentum' is not a strategy"),
-        (["--strategy", "sma_crossover", "--symbols", "ZZZZ"], "--symbols ZZZZ not in"),
+        (["--strategy", "sma_crossover", "--symbols", "ZZZZ"], "no 1Hour bars of ZZZZ"),
+        (["--spec", "no/such/spec.yaml"], "--spec no/such/spec.yaml: no such file"),
         (
             ["--strategy", "sma_crossover", "--start", "2020-01-01", "--end", "2020-02-01"],
             "no 1Hour bars",

@@ -14,7 +14,8 @@
 {#-
     The warm indicator rows a strategy decides on, with its parameters in force at each bar.
     In a backtest build (the var backtest_run_id set; the signal models are then ephemeral)
-    the rows are the run's window and symbols, once per trial of the run, with that trial's
+    the rows are the run's symbols up to its window's end (the state carries in from the
+    history before its start, as in the live table), once per trial of the run, with that trial's
     parameters and the limits and sizing of the spec the run recorded: columns run_id and
     trial come first.
 -#}
@@ -115,7 +116,9 @@
             {%- endif %}
             {%- if trial_mode %}
             {#- Literals, so the planner uses the index on (symbol, timeframe, ts). #}
-            and {{ backtest_window(run if run is not none and run.strategy == strategy else none) }}
+            and {{ backtest_window(
+                run if run is not none and run.strategy == strategy else none, from_first_bar=true
+            ) }}
             {%- endif %}
     ),
 

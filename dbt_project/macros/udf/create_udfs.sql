@@ -1,4 +1,6 @@
 {% macro create_udfs() -%}
+    {#- Concurrent builds (a cycle, sweep chunks) would race on create or replace: one at a time. #}
+    select pg_advisory_xact_lock(hashtext('trading.create_udfs'));
     create schema if not exists {{ udf_schema() }};
     {{ create_wilder_average() }}
     {{ create_exponential_average() }}

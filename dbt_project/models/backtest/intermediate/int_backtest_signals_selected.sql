@@ -6,15 +6,15 @@
 
 with
 
-{#- The strategy's own signal SQL, one series per trial over the run's window; only its decisions (buy, sell) are kept. #}
-decisions as (
+{#- The strategy's own signal SQL, one series per trial, over the history up to the window's end (its state carries in from before the window, as in the live table). #}
+evaluated as (
     {%- if run is none %}
     select
         cast(null as uuid) as run_id,
         cast(null as integer) as trial,
         cast(null as text) as symbol,
         cast(null as timestamptz) as ts,
-        cast(null as text) as signal,
+        cast(null as boolean) as in_position,
         cast(null as numeric) as target_weight
     where false
     {%- else %}
@@ -23,11 +23,32 @@ decisions as (
         trial,
         symbol,
         ts,
-        signal,
+        in_position,
         target_weight
     from {{ ref('int_' ~ run.strategy ~ '__signals') }}
-    where signal <> 'hold'
+    where ts >= cast({{ sql_literal(run.start_at) }} as timestamptz)
     {%- endif %}
+),
+
+{#- The book starts flat at the window's start: a position wanted on its first bar is bought there. #}
+compared as (
+    select
+        *,
+        coalesce(lag(in_position) over trial_series, false) as was_in_position
+    from evaluated
+    window trial_series as (partition by run_id, trial, symbol order by ts)
+),
+
+decisions as (
+    select
+        run_id,
+        trial,
+        symbol,
+        ts,
+        case when in_position then 'buy' else 'sell' end as signal,
+        target_weight
+    from compared
+    where in_position <> was_in_position
 ),
 
 final as (

@@ -34,6 +34,12 @@ trades as (
     select
         run_id,
         trial,
+        symbol,
+        trade_number,
+        exit_at,
+        quantity,
+        entry_price,
+        exit_price,
         pnl,
         fees,
         exit_reason
@@ -74,10 +80,22 @@ days as (
         trial,
         market_date,
         equity,
+        position_value,
         open_positions,
         fill_count
     from {{ ref('int_backtest_daily_equity') }}
     where {{ backtest_run_filter('run_id') }}
+),
+
+{#- The average book's exposure (positions ÷ equity at each day's end) and equity, over the days. #}
+exposures as (
+    select
+        run_id,
+        trial,
+        avg(position_value / nullif(equity, 0)) as average_exposure,
+        avg(equity) as average_equity
+    from days
+    group by run_id, trial
 ),
 
 daily_series as (
@@ -102,13 +120,18 @@ closed_trades as (
     select
         run_id,
         trial,
+        symbol,
+        trade_number,
+        exit_at,
         pnl
     from trades
     where exit_reason <> 'open'
 ),
 
 trade_statistics as (
-    {{ round_trip_statistics('closed_trades', ['run_id', 'trial'], 'pnl') }}
+    {{ round_trip_statistics(
+        'closed_trades', ['run_id', 'trial'], 'pnl', order_by='exit_at, symbol, trade_number'
+    ) }}
 ),
 
 trade_totals as (
@@ -117,7 +140,10 @@ trade_totals as (
         trial,
         count(*) as trades_with_open,
         count(*) filter (where exit_reason = 'open') as open_trade_count,
-        sum(fees) as fees_paid
+        sum(fees) as fees_paid,
+        {#- Bought and sold (an open position's sale is not a trade yet). #}
+        sum(quantity * entry_price)
+        + sum(quantity * exit_price) filter (where exit_reason <> 'open') as traded_value
     from trades
     group by run_id, trial
 ),
@@ -192,8 +218,24 @@ metrics as (
         series_metrics.max_drawdown,
         series_metrics.max_drawdown_start_date,
         series_metrics.max_drawdown_end_date,
+        series_metrics.max_drawdown_duration_days,
+        series_metrics.time_underwater,
+        series_metrics.calmar_ratio,
+        series_metrics.observation_count,
+        series_metrics.daily_sharpe_ratio,
+        series_metrics.skewness,
+        series_metrics.kurtosis,
+        series_metrics.probabilistic_sharpe_ratio,
         bar_drawdowns.max_bar_drawdown,
         series_metrics.time_in_market,
+        exposures.average_exposure,
+        {#- Per average book (each symbol's book trades its own cash): how many times its equity changed hands. #}
+        coalesce(trade_totals.traded_value, 0) / 2 / buy_and_hold.symbol_count
+        / nullif(exposures.average_equity, 0) as turnover,
+        trade_statistics.expectancy,
+        trade_statistics.average_win,
+        trade_statistics.average_loss,
+        coalesce(trade_statistics.max_consecutive_losses, 0) as max_consecutive_losses,
         coalesce(trade_statistics.trade_count, 0) as trade_count,
         coalesce(trade_totals.open_trade_count, 0) as open_trade_count,
         trade_statistics.win_rate,
@@ -206,6 +248,8 @@ metrics as (
         on trials.run_id = series_metrics.run_id and trials.trial = series_metrics.trial
     inner join windows
         on trials.run_id = windows.run_id
+    inner join exposures
+        on trials.run_id = exposures.run_id and trials.trial = exposures.trial
     inner join buy_and_hold
         on trials.run_id = buy_and_hold.run_id
     left join bar_drawdowns
@@ -239,15 +283,29 @@ final as (
         cast(max_drawdown as double precision) as max_drawdown,
         cast(max_drawdown_start_date as date) as max_drawdown_start_date,
         cast(max_drawdown_end_date as date) as max_drawdown_end_date,
+        cast(max_drawdown_duration_days as bigint) as max_drawdown_duration_days,
+        cast(time_underwater as double precision) as time_underwater,
+        cast(calmar_ratio as double precision) as calmar_ratio,
         cast(max_bar_drawdown as double precision) as max_bar_drawdown,
         cast(time_in_market as double precision) as time_in_market,
+        cast(average_exposure as double precision) as average_exposure,
+        cast(turnover as double precision) as turnover,
         cast(trade_count as bigint) as trade_count,
         cast(open_trade_count as bigint) as open_trade_count,
         cast(win_rate as double precision) as win_rate,
         cast(profit_factor as double precision) as profit_factor,
+        trim_scale(cast(expectancy as numeric)) as expectancy,
+        trim_scale(cast(average_win as numeric)) as average_win,
+        trim_scale(cast(average_loss as numeric)) as average_loss,
+        cast(max_consecutive_losses as bigint) as max_consecutive_losses,
         trim_scale(cast(fees_paid as numeric)) as fees_paid,
         cast(rejected_entries as bigint) as rejected_entries,
-        cast(buy_and_hold_return as double precision) as buy_and_hold_return
+        cast(buy_and_hold_return as double precision) as buy_and_hold_return,
+        cast(observation_count as bigint) as observation_count,
+        cast(daily_sharpe_ratio as double precision) as daily_sharpe_ratio,
+        cast(skewness as double precision) as skewness,
+        cast(kurtosis as double precision) as kurtosis,
+        cast(probabilistic_sharpe_ratio as double precision) as probabilistic_sharpe_ratio
     from metrics
 )
 

@@ -8,7 +8,8 @@ runs as (
         start_at,
         end_at
     from {{ ref('stg_trading__backtest_runs') }}
-    where {{ backtest_run_filter('run_id') }}
+    {#- A backtest (one trial) is compared; a sweep's trials are not. #}
+    where {{ backtest_run_filter('run_id') }} and kind = 'backtest'
 ),
 
 trials as (
@@ -34,7 +35,9 @@ backtest_trades as (
         quantity,
         exit_reason
     from {{ ref('backtest_trades') }}
-    where {{ backtest_run_filter('run_id') }}
+    where
+        {{ backtest_run_filter('run_id') }}
+        and run_id in (select runs.run_id from runs)
 ),
 
 bars as (
