@@ -137,7 +137,9 @@ def test_fill_differences_are_the_live_fills_against_the_next_bars_open(traded: 
             ("s", pair["live_exit_decision_ts"], pair["exit_price_diff_bps"]),
         ):
             lag = pair["entry_decision_lag_bars" if side == "b" else "exit_decision_lag_bars"]
-            if lag != 0 or diff is None:
+            # A bracket leg's exit fills at its own price, not the next bar's open.
+            leg_exit = side == "s" and pair["backtest_exit_reason"] != "signal"
+            if lag != 0 or diff is None or leg_exit:
                 continue
             client_order_id = f"{pair['strategy']}-{pair['symbol']}-{decided:%Y%m%d%H%M}-{side}"
             live_price = _value(
@@ -157,7 +159,7 @@ def test_fill_differences_are_the_live_fills_against_the_next_bars_open(traded: 
             expected = float((live_price - next_open) / next_open * 10_000)
             assert diff == pytest.approx(expected, abs=1e-9), client_order_id
             checked += 1
-    assert checked >= 2, f"too few same-bar fills to compare ({checked})"
+    assert checked >= 1, f"no same-bar fill to compare ({checked})"
     assert any(pair["entry_decision_lag_bars"] == 0 for pair in matched)
 
 

@@ -214,3 +214,15 @@
     cast({{ spec }} -> 'sizing' ->> 'annual_volatility' as double precision) as sizing_annual_volatility,
     cast(coalesce({{ spec }} -> 'sizing' ->> 'measure', 'realized') as text) as sizing_measure
 {%- endmacro %}
+
+
+{#- The order columns of a spec held as JSON, with the spec loader's defaults. -#}
+{% macro spec_order_columns(spec) -%}
+    cast(coalesce({{ spec }} -> 'order' ->> 'type', 'market') as text) as entry_order_type,
+    cast(coalesce({{ spec }} -> 'order' ->> 'time_in_force', 'day') as text) as time_in_force,
+    cast(coalesce({{ spec }} -> 'order' ->> 'exit_type', 'market') as text) as exit_order_type,
+    cast({{ spec }} -> 'order' ->> 'limit_offset' as numeric) as limit_offset,
+    cast({{ spec }} -> 'order' ->> 'stop_offset' as numeric) as stop_offset,
+    cast({{ spec }} -> 'order' ->> 'take_profit' as numeric) as take_profit,
+    cast({{ spec }} -> 'order' ->> 'stop_loss' as numeric) as stop_loss
+{%- endmacro %}

@@ -55,6 +55,24 @@ def upgrade() -> None:
         op.execute(f"drop table if exists intermediate.{table}")
     for table, keys in _MARTS_KEYS.items():
         op.execute(_add_trial(table, keys))
+    # Bracket legs add exit reasons: the old check (signal, open) would refuse them.
+    op.execute(
+        """
+        do $$
+        declare name text;
+        begin
+            if to_regclass('marts.backtest_trades') is not null then
+                for name in
+                    select conname from pg_constraint
+                    where conrelid = 'marts.backtest_trades'::regclass and contype = 'c'
+                        and pg_get_constraintdef(oid) like '%exit_reason%'
+                loop
+                    execute format('alter table marts.backtest_trades drop constraint %I', name);
+                end loop;
+            end if;
+        end $$;
+        """
+    )
     op.execute(
         """
         alter table raw.backtest_runs

@@ -30,7 +30,9 @@ decided as (
         exit_decision_ts,
         exit_bar_number,
         exit_at,
-        exit_price
+        exit_price,
+        exit_reason,
+        held_through_bar_number
     from {{ ref('int_backtest_round_trips_decided') }}
     where {{ backtest_run_filter('run_id') }}
 ),
@@ -55,6 +57,8 @@ walked as (
             cast(null as bigint) as exit_bar_number,
             cast(null as timestamptz) as exit_at,
             cast(null as numeric) as exit_price,
+            cast(null as text) as exit_reason,
+            cast(null as bigint) as held_through_bar_number,
             cast(null as numeric) as cash_before,
             cast(null as numeric) as quantity,
             cast(null as numeric) as entry_fees,
@@ -89,6 +93,8 @@ walked as (
             decided.exit_bar_number,
             decided.exit_at,
             decided.exit_price,
+            decided.exit_reason,
+            decided.held_through_bar_number,
             walk.cash_after as cash_before,
             sized.quantity,
             fees.entry_fees,
@@ -158,6 +164,8 @@ final as (
         cast(exit_bar_number as bigint) as exit_bar_number,
         cast(exit_at as timestamptz) as exit_at,
         trim_scale(cast(exit_price as numeric)) as exit_price,
+        cast(exit_reason as text) as exit_reason,
+        cast(held_through_bar_number as bigint) as held_through_bar_number,
         trim_scale(cast(exit_fees as numeric)) as exit_fees,
         cast(exit_bar_number is null as boolean) as is_open,
         trim_scale(cast(cash_before as numeric)) as cash_before,

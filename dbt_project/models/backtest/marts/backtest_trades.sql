@@ -17,6 +17,8 @@ round_trips as (
         exit_at,
         exit_price,
         exit_fees,
+        exit_reason,
+        held_through_bar_number,
         quantity,
         is_open
     from {{ ref('int_backtest_round_trips_simulated') }}
@@ -47,7 +49,7 @@ last_bars as (
     where next_bar_number is null
 ),
 
-{#- The bars each round trip held: from its entry bar up to (not including) its exit bar, or to the end; an index range per trip. #}
+{#- The bars each round trip held: from its entry bar through the last bar it was held in (a leg fills inside its bar, a signal's exit at the next bar's open), or to the end; an index range per trip. #}
 held as (
     select
         round_trips.*,
@@ -65,7 +67,9 @@ held as (
             bars.run_id = round_trips.run_id
             and bars.symbol = round_trips.symbol
             and bars.bar_number >= round_trips.entry_bar_number
-            and bars.bar_number < coalesce(round_trips.exit_bar_number, 9223372036854775807)
+            and bars.bar_number <= coalesce(
+                round_trips.held_through_bar_number, 9223372036854775807
+            )
     ) as excursions
 ),
 
@@ -104,7 +108,7 @@ final as (
         cast((quantity * (closing_price - entry_price) - fees) / (quantity * entry_price)
             as double precision) as return,
         cast(bars_held as bigint) as bars_held,
-        cast(case when is_open then 'open' else 'signal' end as text) as exit_reason,
+        cast(case when is_open then 'open' else exit_reason end as text) as exit_reason,
         cast(lowest_low / entry_price - 1 as double precision) as mae,
         cast(highest_high / entry_price - 1 as double precision) as mfe
     from valued

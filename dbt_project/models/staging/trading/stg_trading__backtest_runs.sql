@@ -52,7 +52,8 @@ renamed as (
         cast(objective as text) as objective,
         cast(parent_run_id as uuid) as parent_run_id,
         cast(fold as integer) as fold,
-        cast(coalesce(spec ->> 'fractional', 'false') as boolean) as is_fractional
+        cast(coalesce(spec ->> 'fractional', 'false') as boolean) as is_fractional,
+        {{ spec_order_columns('spec') }}
     from source
 )
 
