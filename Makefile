@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+# Test processes (pytest-xdist): the machines have 2 cores.
+TEST_WORKERS ?= 2
 # Let Python cache compiled modules: a machine that sets this recompiles prefect, dbt and pandas
 # on every start (the ephemeral Prefect server alone takes twice as long).
 unexport PYTHONDONTWRITEBYTECODE
@@ -25,7 +27,7 @@ demo: setup
 
 test: setup
 	mkdir -p .trading
-	PREFECT_HOME=$(CURDIR)/.trading/prefect-test TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest
+	PREFECT_HOME=$(CURDIR)/.trading/prefect-test TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 lint: setup
 	$(BIN)/ruff check .

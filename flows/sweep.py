@@ -253,5 +253,7 @@ def sweep_summary(engine: Engine, sweep_id: uuid.UUID, top: int = 10) -> dict[st
 
 
 def scratch_target(worker: int) -> Path:
-    """The dbt target directory of a chunk built in another process."""
-    return SCRATCH_TARGETS / f"worker-{worker}"
+    """The dbt target directory of a chunk built in another process (under DBT_TARGET_PATH when
+    set: test workers each have their own)."""
+    base = os.environ.get("DBT_TARGET_PATH")
+    return (Path(base) / "sweeps" if base else SCRATCH_TARGETS) / f"worker-{worker}"

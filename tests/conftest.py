@@ -22,6 +22,16 @@ def pytest_configure(config: pytest.Config) -> None:
     empty.parent.mkdir(parents=True, exist_ok=True)
     empty.write_text("")
     os.environ["TRADING_ENV_FILE"] = str(empty)
+    # Under pytest-xdist each worker gets its own dbt target and log directories and Prefect
+    # home: two dbt runs must not share a partial parse or a manifest, nor two Prefect servers
+    # one SQLite file. Databases are already one per test.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        scratch = Path(config.rootpath) / ".trading" / "workers" / worker
+        os.environ["DBT_TARGET_PATH"] = str(scratch / "dbt-target")
+        os.environ["DBT_LOG_PATH"] = str(scratch / "dbt-logs")
+        home = os.environ.get("PREFECT_HOME")
+        os.environ["PREFECT_HOME"] = f"{home}-{worker}" if home else str(scratch / "prefect")
 
 
 @pytest.fixture(scope="session")
