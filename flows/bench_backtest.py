@@ -6,8 +6,8 @@ a halted day) are COPY'd into raw.bars of a scratch database and dbt builds the 
 
 (a) one signal-mode backtest of rsi_mean_reversion over every symbol, as `trading backtest` runs
     it after a cycle (`run_backtest(..., upstream_built=True)`);
-(b) a grid of its parameters in one build: `flows.sweep.run_sweep` once it exists, until then
-    the grid as one run's trials;
+(b) a grid of its parameters, as `trading sweep` runs it (`flows.sweep.run_sweep`): the whole
+    grid in one build unless --chunk-size splits it;
 (c) the same grid in vectorbt and (d) backtrader on a subset (flows/bench_backtest_yardsticks.py);
 (e) a portfolio-mode backtest of the three shipped strategies, once `trading backtest` takes
     `--mode portfolio`.
@@ -17,7 +17,6 @@ A step whose entry point is not built says so instead of a number; a step that f
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import threading
@@ -38,10 +37,7 @@ from config.settings import Settings
 from flows.backtest import (
     BacktestInputError,
     BacktestRequest,
-    build_run,
-    build_vars,
     check_request,
-    record_run,
     run_backtest,
 )
 from flows.bench_dbt import _land as land_bars
@@ -81,6 +77,9 @@ class BenchOptions:
     grid_size: int = 100
     backtrader_symbols: int = 10
     database: str = BENCH_DATABASE
+    chunk_size: int | None = None
+    """Trials per build of the sweep; None: the whole grid in one build."""
+    workers: int = 1
     seed: int = 12
 
 
@@ -100,6 +99,17 @@ class Step:
     def measured(self) -> bool:
         """Whether the step ran and has figures."""
         return self.status == "measured"
+
+    def describe(self) -> str:
+        """The step's figures on one line (printed as each step ends)."""
+        if self.seconds is None:
+            return f"{self.name}: {'; '.join(filter(None, (self.status, self.note)))}"
+        figures = [f"{self.seconds:.1f} s"]
+        if self.rate is not None:
+            figures.append(f"{self.evaluations:,} bar-evaluations, {self.rate:,.0f}/s")
+        if self.peak_mb is not None:
+            figures.append(f"peak {self.peak_mb:,.0f} MB")
+        return f"{self.name}: {', '.join(figures)}"
 
     @property
     def rate(self) -> float | None:
@@ -148,6 +158,10 @@ def check_options(options: BenchOptions) -> list[tuple[float, float]]:
         raise BenchInputError(
             f"--bars {options.bars} must be at least 100 (the indicators warm up over 50)"
         )
+    if options.chunk_size is not None and options.chunk_size < 1:
+        raise BenchInputError(f"--chunk-size {options.chunk_size} must be at least 1")
+    if options.workers < 1:
+        raise BenchInputError(f"--workers {options.workers} must be at least 1")
     if options.backtrader_symbols < 1:
         raise BenchInputError(
             f"--backtrader-symbols {options.backtrader_symbols} must be at least 1"
@@ -345,41 +359,40 @@ def step_signal(bench: Bench) -> tuple[Step, int | None]:
     return step, (trades[0] if trades else None)
 
 
-def _grid(bench: Bench) -> dict[str, list[float]]:
-    return {
-        "oversold": sorted({o for o, _ in bench.grid}),
-        "exit_above": sorted({e for _, e in bench.grid}),
-    }
+def grid_text(grid: list[tuple[float, float]]) -> str:
+    """The grid as `trading sweep --grid` takes it: `oversold=20,22,exit_above=47,49`."""
+    oversold = ",".join(f"{o:g}" for o in sorted({o for o, _ in grid}))
+    exit_above = ",".join(f"{e:g}" for e in sorted({e for _, e in grid}))
+    return f"oversold={oversold},exit_above={exit_above}"
 
 
-def step_sweep(bench: Bench) -> Step:
-    """(b): the grid in one build: `flows.sweep.run_sweep` once it exists; until then the grid
-    as one run's trials (record_run + build_run, the build a sweep runs), said so in the row."""
-    name = f"(b) {len(bench.grid)}-point grid of {STRATEGY}, one build"
-    evaluations = bench.frame.height * len(bench.grid)
-    if importlib.util.find_spec("flows.sweep") is not None:
-        from flows import sweep  # type: ignore[attr-defined,unused-ignore]
+def step_sweep(bench: Bench, chunk_size: int | None, workers: int) -> Step:
+    """(b): `trading sweep` of the grid over every symbol after a cycle (`run_sweep(...,
+    upstream_built=True)`): one build per chunk of trials, all of them with --chunk-size 0."""
+    from flows.sweep import SweepRequest, run_sweep
 
-        def run_sweep() -> tuple[int, str]:
-            request = sweep.SweepRequest(
-                strategy=STRATEGY, grid=_grid(bench), symbols=tuple(bench.symbols)
-            )
-            sweep.run_sweep(bench.settings, bench.connection, bench.engine, request)
-            return evaluations, "flows.sweep.run_sweep"
+    size = chunk_size or len(bench.grid)
+    chunks = -(-len(bench.grid) // size)
+    builds = "one build" if chunks == 1 else f"{chunks} builds of {size}"
+    name = f"(b) {len(bench.grid)}-point grid of {STRATEGY}, {builds}"
+    backtest = BacktestRequest(strategy=STRATEGY, symbols=tuple(bench.symbols))
+    request = SweepRequest(backtest, grid_text(bench.grid), chunk_size=size, workers=workers)
 
-        return bench.measure("b", name, run_sweep)
-
-    def run_trials() -> tuple[int, str]:
-        request = BacktestRequest(strategy=STRATEGY, symbols=tuple(bench.symbols))
-        spec, symbols = check_request(bench.engine, request, bench.specs)
-        trials = [{"oversold": o, "exit_above": e} for o, e in bench.grid]
-        run_id = record_run(bench.engine, request, spec, symbols, bench.settings, trials)
-        build_run(bench.connection, bench.engine, run_id, build_vars(bench.specs, spec), True)
-        return evaluations, (
-            "trading sweep not built yet: the grid as one run's trials (record_run + build_run)"
+    def work() -> tuple[int, str]:
+        result = run_sweep(
+            bench.settings, bench.connection, bench.engine, request, upstream_built=True
         )
+        best = result["best_parameters"] or {}
+        note = (
+            f"{result['trial_count']} trials kept; best "
+            + ", ".join(f"{k} {v:g}" for k, v in sorted(best.items()))
+            + f" (deflated Sharpe {result['deflated_sharpe_ratio'] or 0:.2f})"
+        )
+        if workers > 1 and chunks > 1:
+            note += f"; {workers} chunks at a time"
+        return bench.frame.height * len(bench.grid), note
 
-    return bench.measure("b", name, run_trials)
+    return bench.measure("b", name, work)
 
 
 def step_portfolio(bench: Bench) -> Step:
@@ -450,19 +463,19 @@ def bench_backtest(
     began = time.perf_counter()
     with bench_database(settings, server, options) as bench:
         result = BenchResult(len(bench.symbols), bench.frame.height, bench.grid)
+
+        def add(step: Step) -> Step:
+            result.steps.append(step)
+            progress(step.describe())
+            return step
+
         setup = "setup: bars COPY'd, indicators built (dbt run, not measured)"
-        result.steps.append(Step("setup", setup, seconds=time.perf_counter() - began))
-        progress("(a) one signal-mode backtest")
+        add(Step("setup", setup, seconds=time.perf_counter() - began))
         signal, trades = step_signal(bench)
-        result.steps.append(signal)
-        progress("(b) the grid in one build")
-        result.steps.append(step_sweep(bench))
+        add(signal)
+        add(step_sweep(bench, options.chunk_size, options.workers))
         ours = [s for s in result.steps if s.key in ("a", "b") and s.measured]
-        progress("(c) the grid in vectorbt")
-        result.steps.append(_ratio_note(vectorbt_grid(bench, trades), ours))
-        progress("(d) backtrader on a subset")
-        subset = backtrader_subset(bench, options.backtrader_symbols)
-        result.steps.append(_ratio_note(subset, ours))
-        progress("(e) portfolio mode")
-        result.steps.append(step_portfolio(bench))
+        add(_ratio_note(vectorbt_grid(bench, trades), ours))
+        add(_ratio_note(backtrader_subset(bench, options.backtrader_symbols), ours))
+        add(step_portfolio(bench))
     return result

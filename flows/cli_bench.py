@@ -154,6 +154,10 @@ def bench_backtest_command(
     database: Annotated[
         str, typer.Option(help="Scratch database (replaced, dropped afterwards)")
     ] = "trading_bench_backtest",
+    chunk_size: Annotated[
+        int | None, typer.Option(help="Trials per build of the sweep; default the whole grid")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Sweep chunks built at the same time")] = 1,
 ) -> None:
     """Backtests at scale: one signal run, a grid, vectorbt, backtrader, portfolio mode."""
     from rich.table import Table
@@ -161,7 +165,9 @@ def bench_backtest_command(
     from config.database import resolve_connection
     from flows.bench_backtest import BenchInputError, BenchOptions, bench_backtest, check_options
 
-    options = BenchOptions(symbols, bars, grid_size, backtrader_symbols, database)
+    options = BenchOptions(
+        symbols, bars, grid_size, backtrader_symbols, database, chunk_size, workers
+    )
     try:
         check_options(options)
     except BenchInputError as error:
@@ -174,7 +180,7 @@ def bench_backtest_command(
         settings,
         resolve_connection(settings),
         options,
-        progress=lambda step: console.print(f"[dim]{step}…[/]"),
+        progress=lambda line: console.print(f"[dim]{line}[/]"),
     )
     table = Table(
         title=f"{result.symbols} symbols, {result.bars:,} bars, {len(result.grid)} grid points"

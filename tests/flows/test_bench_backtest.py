@@ -88,6 +88,7 @@ def test_the_bench_prints_every_row_with_numbers_or_not_built_yet(
     evaluations = {key: int(cells[2].replace(",", "")) for key, cells in rows.items() if cells[2]}
     assert evaluations["(b)"] == evaluations["(c)"] == 4 * evaluations["(a)"]
     assert 3 * 250 < evaluations["(a)"] < 3 * 300  # the bars landed, gaps left out
+    assert "4 trials kept" in rows["(b)"][5]  # the sweep kept every trial
     assert "ours: a" in rows["(c)"][5] and "ours: a" in rows["(d)"][5]
     engine = make_engine(postgres_server.with_dbname("postgres"))
     with engine.connect() as conn:
