@@ -118,6 +118,7 @@ def test_every_live_round_trip_has_its_backtest_twin(traded: Traded) -> None:
     assert counts["matched"] == len(live_entries)
     check_live_twins(traded.engine, traded.runs)  # the demo's own assertion agrees
     assert "live round trips beside the backtest's" in traded.printed
+    assert "fill model (next bar's open) against the simulator's fills" in traded.printed
 
 
 def test_fill_differences_are_the_live_fills_against_the_next_bars_open(traded: Traded) -> None:
