@@ -10,8 +10,12 @@
     bracket_exits,
     trading_state,
     risk_limits,
-    assets
+    assets,
+    book=none
 ) -%}
+    {%- set same_book -%}
+        {%- if book %} and {{ deciding_bars }}.{{ book }} = {{ exposure }}.{{ book }}{% endif -%}
+    {%- endset %}
     select
         {{ deciding_bars }}.*,
         coalesce({{ positions }}.position_qty, 0) as current_qty,
@@ -48,12 +52,15 @@
     inner join {{ trading_state }}
         on {{ deciding_bars }}.as_of = {{ trading_state }}.as_of
     inner join {{ exposure }}
-        on {{ deciding_bars }}.as_of = {{ exposure }}.as_of
+        on {{ deciding_bars }}.as_of = {{ exposure }}.as_of{{ same_book }}
     left join {{ policy }}
         on {{ deciding_bars }}.as_of = {{ policy }}.as_of
     left join {{ loss_streaks }}
         on
             {{ deciding_bars }}.as_of = {{ loss_streaks }}.as_of
+            {%- if book %}
+            and {{ deciding_bars }}.{{ book }} = {{ loss_streaks }}.{{ book }}
+            {%- endif %}
             and {{ deciding_bars }}.symbol = {{ loss_streaks }}.symbol
     left join {{ positions }}
         on

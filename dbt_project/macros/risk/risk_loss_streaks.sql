@@ -1,18 +1,26 @@
-{% macro risk_loss_streaks(fills, policy) -%}
+{% macro risk_loss_streaks(fills, policy, book=none) -%}
+    {%- set keys = ['as_of'] + ([book] if book else []) + ['symbol'] %}
     select
-        closing_fills.as_of,
-        closing_fills.symbol,
+        {%- for key in keys %}
+        closing_fills.{{ key }},
+        {%- endfor %}
         max(closing_fills.filled_at) as last_loss_at
     from (
-        {#- Our trades that closed shares in each symbol (any strategy), newest first. #}
+        {#- Our trades that closed shares in each symbol (any strategy of the book), newest first. #}
         select
             {{ policy }}.as_of,
             {{ policy }}.loss_streak_trades,
+            {%- if book %}
+            {{ fills }}.{{ book }},
+            {%- endif %}
             {{ fills }}.symbol,
             {{ fills }}.filled_at,
             {{ fills }}.realized_pl,
             row_number() over (
-                partition by {{ policy }}.as_of, {{ fills }}.symbol
+                partition by
+                    {{ policy }}.as_of,
+                    {%- if book %} {{ fills }}.{{ book }},{% endif %}
+                    {{ fills }}.symbol
                 order by {{ fills }}.filled_at desc, {{ fills }}.fill_id desc
             ) as recency
         from {{ fills }}
@@ -23,7 +31,7 @@
             and {{ fills }}.strategy <> 'external'
     ) as closing_fills
     where closing_fills.recency <= closing_fills.loss_streak_trades
-    group by closing_fills.as_of, closing_fills.symbol, closing_fills.loss_streak_trades
+    group by {% for key in keys %}closing_fills.{{ key }}, {% endfor %}closing_fills.loss_streak_trades
     having
         count(*) = closing_fills.loss_streak_trades
         and bool_and(closing_fills.realized_pl < 0)

@@ -2,6 +2,8 @@
     select
         {{ decision_times }}.as_of,
         {{ specs }}.strategy,
+        {{ specs }}.mode,
+        {{ specs }}.timeframe,
         {{ specs }}.max_positions,
         {{ specs }}.entry_order_type,
         {{ specs }}.time_in_force,

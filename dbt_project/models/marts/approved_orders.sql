@@ -5,6 +5,7 @@ risk_decisions as (
         decision_id,
         client_order_id,
         strategy,
+        mode,
         symbol,
         side,
         qty,
@@ -47,7 +48,8 @@ approved as (
         cast(current_qty as numeric) as current_qty,
         cast(target_qty as numeric) as target_qty
     from risk_decisions
-    where is_approved
+    {#- A shadow strategy's decisions stay on paper. #}
+    where is_approved and mode = 'live'
 )
 
 select * from approved

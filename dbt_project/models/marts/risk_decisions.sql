@@ -34,6 +34,8 @@ strategy_specs as (
         strategy,
         applies_from,
         effective_to,
+        mode,
+        timeframe,
         max_positions,
         entry_order_type,
         time_in_force,
@@ -130,11 +132,53 @@ trading_state as (
     from {{ ref('trading_state') }}
 ),
 
+shadow_decisions as (
+    select
+        decision_id,
+        client_order_id,
+        strategy,
+        symbol,
+        timeframe,
+        signal,
+        side,
+        qty,
+        order_class,
+        order_type,
+        time_in_force,
+        limit_price,
+        stop_price,
+        take_profit_price,
+        stop_loss_price,
+        cancel_open_exits,
+        decision_ts,
+        decision_at,
+        as_of,
+        reference_price,
+        strength,
+        target_weight,
+        equity,
+        current_qty,
+        target_qty,
+        max_position_value,
+        open_positions,
+        max_positions,
+        has_open_order,
+        trading_state,
+        is_approved,
+        outcome,
+        rejection_reason,
+        rejection_reasons,
+        reductions,
+        proposed_qty,
+        cooldown_until
+    from {{ ref('shadow_decisions') }}
+),
+
 decision_time as (
     select {{ as_of_timestamp() }} as as_of
 ),
 
-deciding_bars as (
+all_deciding_bars as (
     {{ risk_deciding_bars('signals', 'decision_time') }}
 ),
 
@@ -148,6 +192,20 @@ open_positions_per_strategy as (
 
 specs_as_of as (
     {{ risk_specs_as_of('strategy_specs', 'decision_time') }}
+),
+
+{#- Shadow strategies decide in marts.shadow_decisions, against their own paper books. #}
+deciding_bars as (
+    select all_deciding_bars.*
+    from all_deciding_bars
+    where not exists (
+        select
+        from specs_as_of
+        where
+            specs_as_of.as_of = all_deciding_bars.as_of
+            and specs_as_of.strategy = all_deciding_bars.strategy
+            and specs_as_of.mode = 'shadow'
+    )
 ),
 
 policy_as_of as (
@@ -199,80 +257,68 @@ decision_inputs as (
     ) }}
 ),
 
-candidate_orders as (
-    {{ risk_candidate_orders('decision_inputs') }}
+{{ risk_review(
+    'decision_inputs',
+    'open_orders',
+    'broker_order_rules',
+    'broker_price_increments',
+    var('max_signal_age_minutes')
+) }}
+
+live_decisions as (
+    {{ risk_decision_record('reviewed', 'live') }}
 ),
 
-allowed_orders as (
-    {{ risk_broker_order_rules('candidate_orders', 'broker_order_rules') }}
-),
-
-with_open_orders as (
-    {{ risk_open_order_checks('allowed_orders', 'open_orders') }}
-),
-
-sized_orders as (
-    {{ risk_sized_orders('with_open_orders') }}
-),
-
-priced_orders as (
-    {{ risk_order_prices('sized_orders', 'broker_price_increments') }}
-),
-
-ranked as (
-    {{ risk_ranked_buys('priced_orders') }}
-),
-
-reviewed as (
-    {{ risk_reviewed('ranked', var('max_signal_age_minutes')) }}
+shadow_decisions_now as (
+    select
+        shadow_decisions.decision_id,
+        shadow_decisions.client_order_id,
+        shadow_decisions.strategy,
+        cast('shadow' as text) as mode,
+        shadow_decisions.symbol,
+        shadow_decisions.timeframe,
+        shadow_decisions.signal,
+        shadow_decisions.side,
+        shadow_decisions.qty,
+        shadow_decisions.order_class,
+        shadow_decisions.order_type,
+        shadow_decisions.time_in_force,
+        shadow_decisions.limit_price,
+        shadow_decisions.stop_price,
+        shadow_decisions.take_profit_price,
+        shadow_decisions.stop_loss_price,
+        shadow_decisions.cancel_open_exits,
+        shadow_decisions.decision_ts,
+        shadow_decisions.decision_at,
+        shadow_decisions.as_of,
+        shadow_decisions.reference_price,
+        shadow_decisions.strength,
+        shadow_decisions.target_weight,
+        shadow_decisions.equity,
+        shadow_decisions.current_qty,
+        shadow_decisions.target_qty,
+        shadow_decisions.max_position_value,
+        shadow_decisions.open_positions,
+        shadow_decisions.max_positions,
+        shadow_decisions.has_open_order,
+        shadow_decisions.trading_state,
+        shadow_decisions.is_approved,
+        shadow_decisions.outcome,
+        shadow_decisions.rejection_reason,
+        shadow_decisions.rejection_reasons,
+        shadow_decisions.reductions,
+        shadow_decisions.proposed_qty,
+        shadow_decisions.cooldown_until
+    from shadow_decisions
+    inner join decision_time
+        on shadow_decisions.as_of = decision_time.as_of
+    where shadow_decisions.side is not null
 ),
 
 final as (
-    select
-        cast(
-            md5(strategy || '|' || symbol || '|' || extract(epoch from ts) || '|' || side) as uuid
-        ) as decision_id,
-        cast(
-            strategy || '-' || symbol || '-' || to_char(ts at time zone 'UTC', 'YYYYMMDDHH24MI')
-            || '-' || left(side, 1)
-            as text
-        ) as client_order_id,
-        cast(strategy as text) as strategy,
-        cast(symbol as text) as symbol,
-        cast(timeframe as text) as timeframe,
-        cast(signal as text) as signal,
-        cast(side as text) as side,
-        cast(qty as numeric) as qty,
-        cast(order_class as text) as order_class,
-        cast(order_type as text) as order_type,
-        cast(time_in_force as text) as time_in_force,
-        cast(limit_price as numeric) as limit_price,
-        cast(stop_price as numeric) as stop_price,
-        cast(take_profit_price as numeric) as take_profit_price,
-        cast(stop_loss_price as numeric) as stop_loss_price,
-        cast(cancel_open_exits as boolean) as cancel_open_exits,
-        cast(ts as timestamptz) as decision_ts,
-        cast(decision_at as timestamptz) as decision_at,
-        cast(as_of as timestamptz) as as_of,
-        cast(reference_price as numeric) as reference_price,
-        cast(strength as double precision) as strength,
-        cast(target_weight as numeric) as target_weight,
-        cast(equity as numeric) as equity,
-        cast(current_qty as numeric) as current_qty,
-        cast(target_qty as numeric) as target_qty,
-        cast(max_position_value as numeric) as max_position_value,
-        cast(open_positions as integer) as open_positions,
-        cast(max_positions as integer) as max_positions,
-        cast(has_open_order as boolean) as has_open_order,
-        cast(trading_state as text) as trading_state,
-        cast(is_approved as boolean) as is_approved,
-        cast(outcome as text) as outcome,
-        cast(rejection_reason as text) as rejection_reason,
-        cast(rejection_reasons as text []) as rejection_reasons,
-        cast(reductions as text []) as reductions,
-        cast(proposed_qty as numeric) as proposed_qty,
-        cast(cooldown_until as timestamptz) as cooldown_until
-    from reviewed
+    select * from live_decisions
+    union all
+    select * from shadow_decisions_now
 )
 
 select * from final

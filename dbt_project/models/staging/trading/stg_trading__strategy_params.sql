@@ -31,6 +31,7 @@ renamed as (
         effective_to is null as is_current,
         cast(spec ->> 'timeframe' as text) as timeframe,
         cast(spec ->> 'description' as text) as description,
+        cast(coalesce(spec ->> 'mode', 'live') as text) as mode,
         array(select jsonb_array_elements_text(spec -> 'universe')) as universe,
         cast(spec -> 'parameters' as jsonb) as parameters,
         cast(spec -> 'limits' ->> 'capital_budget' as numeric) as capital_budget,
