@@ -87,6 +87,8 @@ def costs(settings: Settings) -> dict[str, float]:
 def request_spec(request: BacktestRequest, specs: list[StrategySpec]) -> StrategySpec:
     """The spec a request names: a spec file's (validated against its signal SQL), else the
     shipped spec of --strategy; a refused one raises BacktestInputError."""
+    if request.spec_file is None and not request.strategy:
+        raise BacktestInputError("give --strategy NAME (of strategies/specs/) or --spec FILE")
     if request.spec_file is not None:
         if request.strategy:
             raise BacktestInputError("--strategy and --spec: give one of them")
