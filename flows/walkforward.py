@@ -95,7 +95,7 @@ def plan_folds(days: list[date], train: int, test: int, anchored: bool) -> list[
 def _trading_days(engine: Engine, plan: SweepPlan, request: BacktestRequest) -> list[date]:
     with engine.connect() as conn:
         return [
-            day
+            date.fromisoformat(str(day))
             for (day,) in conn.execute(
                 text(
                     "select distinct cast(ts at time zone 'America/New_York' as date) as day"
