@@ -147,7 +147,7 @@ def record_sweep(
     return sweep_id, chunk_ids
 
 
-def _build_elsewhere(run_id: uuid.UUID, worker: int) -> None:
+def build_elsewhere(run_id: uuid.UUID, worker: int) -> None:
     """Build one recorded run in a separate process (its own dbt target directory)."""
     target = scratch_target(worker)
     completed = subprocess.run(  # noqa: S603 - our own module, fixed arguments
@@ -184,12 +184,20 @@ def build_chunks(
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(_build_elsewhere, run_id, number % workers)
+            pool.submit(build_elsewhere, run_id, number % workers)
             for number, run_id in enumerate(rest)
         ]
         for future in as_completed(futures):
             future.result()
             on_chunk()
+
+
+# How run_sweep builds a sweep's recorded chunk runs: build_chunks' signature (connection,
+# engine, run ids, specs, workers, on_chunk, upstream_built); the Prefect sweep flow passes one
+# that builds each chunk as a task of its own.
+ChunkBuilder = Callable[
+    [Connection, Engine, list[uuid.UUID], list[StrategySpec], int, Callable[[], None], bool], None
+]
 
 
 def run_sweep(
@@ -201,13 +209,15 @@ def run_sweep(
     on_chunk: Callable[[], None] = lambda: None,
     parent: RunKind | None = None,
     upstream_built: bool = False,
+    build: ChunkBuilder = build_chunks,
 ) -> dict[str, Any]:
-    """Check, record and build the sweep; return its summary (marts.backtest_sweeps)."""
+    """Check, record and build the sweep (its chunks by `build`); return its summary
+    (marts.backtest_sweeps)."""
     plan = plan_sweep(engine, request)
     sweep_id, run_ids = record_sweep(engine, request, plan, settings, parent)
     on_start(len(run_ids))
     try:
-        build_chunks(
+        build(
             connection,
             engine,
             run_ids,
