@@ -76,6 +76,7 @@ class Cycles:
     equity: list[dict[str, Any]]
     performance: list[dict[str, Any]]
     bars: dict[tuple[str, Any], dict[str, Any]]
+    after_full_refresh: list[dict[str, Any]]
 
 
 def _rows(engine: Engine, sql: str) -> list[dict[str, Any]]:
@@ -106,7 +107,7 @@ def _run_cycles(server: Connection, setup: Setup, home: Path) -> Cycles:
         }
         engine = make_engine(database)
         try:
-            cycles = Cycles([], [], [], [], 0, [], [], [], [], {})
+            cycles = Cycles([], [], [], [], 0, [], [], [], [], {}, [])
             for hour in range(CYCLES):
                 sim.simulator.set_time(NOW + timedelta(hours=hour))
                 result = CliRunner().invoke(app, ["run", "--force"], env=env)
@@ -134,12 +135,19 @@ def _run_cycles(server: Connection, setup: Setup, home: Path) -> Cycles:
                 "select client_order_id, strategy, symbol, side, qty, order_type, decision_ts,"
                 " status from raw.order_submissions order by client_order_id",
             )
-            variables = dbt_vars(load_specs(setup.specs, setup.models))
+            # The last cycle's decision time again, with --full-refresh: the record must stand.
+            variables = {
+                **dbt_vars(load_specs(setup.specs, setup.models)),
+                "as_of": (NOW + timedelta(hours=CYCLES - 1)).isoformat(),
+            }
             built = run_dbt(
                 [
                     "build",
                     "--select",
-                    PAPER_MARTS,
+                    f"shadow_decisions {PAPER_MARTS}",
+                    "--exclude",
+                    "test_type:unit",
+                    "--full-refresh",
                     "--project-dir",
                     str(setup.project),
                     "--vars",
@@ -148,6 +156,9 @@ def _run_cycles(server: Connection, setup: Setup, home: Path) -> Cycles:
                 database,
             )
             assert built.success, built.exception
+            cycles.after_full_refresh = _rows(
+                engine, "select * from marts.shadow_decisions order by as_of, symbol"
+            )
             cycles.fills = _rows(
                 engine, "select * from marts.shadow_fills order by symbol, fill_number"
             )
@@ -254,7 +265,7 @@ def test_had_the_shadow_book_counted_the_account_limits_would_have_refused_live_
     )
 
 
-def test_every_cycle_records_the_shadow_decisions_and_keeps_the_earlier_ones(
+def test_every_cycle_records_the_shadow_decisions_and_keeps_them_through_a_full_refresh(
     with_shadow: Cycles,
 ) -> None:
     recorded = with_shadow.shadow_decisions
@@ -264,6 +275,7 @@ def test_every_cycle_records_the_shadow_decisions_and_keeps_the_earlier_ones(
         kept = [row for row in later if row["as_of"] in {r["as_of"] for r in earlier}]
         assert kept == earlier
     last = recorded[-1]
+    assert with_shadow.after_full_refresh == last
     assert {row["strategy"] for row in last} == {SHADOW}
     universe = {"AAPL", "MSFT", "AMZN", "GOOGL", "META", "NVDA", "TSLA", "JPM", "V", "XOM"}
     for cycle_time in times[-1]:
