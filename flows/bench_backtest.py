@@ -60,8 +60,19 @@ HOURLY_VOLATILITY = 0.006
 OVERNIGHT_VOLATILITY = 0.012
 SAMPLE_SECONDS = 0.25
 PRIVATE = ("Private_Clean", "Private_Dirty")
-# Setup: everything the backtest models read (the indicators), without their own models.
-UPSTREAM_BUILD = ["run", "--select", "+tag:backtest", "--exclude", "tag:backtest", "--quiet"]
+# Setup: everything the backtest models read (the indicators, the seeds), without their own
+# models and without data tests.
+UPSTREAM_BUILD = [
+    "build",
+    "--select",
+    "+tag:backtest",
+    "--exclude",
+    "tag:backtest",
+    "--exclude-resource-type",
+    "test",
+    "unit_test",
+    "--quiet",
+]
 
 
 class BenchInputError(ValueError):
@@ -469,7 +480,7 @@ def bench_backtest(
             progress(step.describe())
             return step
 
-        setup = "setup: bars COPY'd, indicators built (dbt run, not measured)"
+        setup = "setup: bars COPY'd, indicators and seeds built (not measured)"
         add(Step("setup", setup, seconds=time.perf_counter() - began))
         signal, trades = step_signal(bench)
         add(signal)
