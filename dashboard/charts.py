@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -92,20 +95,50 @@ def candlestick_figure(bars: pd.DataFrame, symbol: str, timeframe: str) -> go.Fi
     return figure
 
 
-def equity_drawdown_figure(daily: pd.DataFrame) -> go.Figure:
-    """Daily equity above, its drawdown from the running peak shaded below."""
+@dataclass(frozen=True)
+class Curve:
+    """An equity curve and its drawdown from the running peak, drawn beside the main one."""
+
+    name: str
+    equity: pd.Series
+    drawdown: pd.Series
+
+
+def equity_drawdown_figure(
+    x: pd.Series,
+    equity: pd.Series,
+    drawdown: pd.Series,
+    benchmark: Curve | None = None,
+    per_bar: bool = False,
+    boundaries: Sequence[tuple[object, str]] = (),
+) -> go.Figure:
+    """Equity above, its drawdown shaded below; a benchmark dashed beside each.
+
+    `x` is days, or with `per_bar` bar times already in New York time (the gaps between
+    sessions are hidden). `boundaries` are (x, label) pairs drawn as labelled vertical lines.
+    """
     figure = make_subplots(
         rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.05, row_heights=[0.65, 0.35]
     )
-    figure.add_trace(
-        go.Scatter(x=daily["market_date"], y=daily["equity"], mode="lines+markers", name="Equity"),
-        row=1,
-        col=1,
-    )
+    mode = "lines" if per_bar else "lines+markers"
+    figure.add_trace(go.Scatter(x=x, y=equity, mode=mode, name="Equity"), row=1, col=1)
+    if benchmark is not None:
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=benchmark.equity,
+                mode="lines",
+                name=benchmark.name,
+                legendgroup=benchmark.name,
+                line={"color": "gray", "dash": "dash", "width": 1.5},
+            ),
+            row=1,
+            col=1,
+        )
     figure.add_trace(
         go.Scatter(
-            x=daily["market_date"],
-            y=daily["drawdown"],
+            x=x,
+            y=drawdown,
             mode="lines",
             name="Drawdown",
             fill="tozeroy",
@@ -114,6 +147,47 @@ def equity_drawdown_figure(daily: pd.DataFrame) -> go.Figure:
         row=2,
         col=1,
     )
+    if benchmark is not None:
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=benchmark.drawdown,
+                mode="lines",
+                name=f"{benchmark.name} drawdown",
+                legendgroup=benchmark.name,
+                showlegend=False,
+                line={"color": "gray", "dash": "dash", "width": 1},
+            ),
+            row=2,
+            col=1,
+        )
+    for at, label in boundaries:
+        figure.add_shape(
+            type="line",
+            x0=at,
+            x1=at,
+            xref="x",
+            y0=0,
+            y1=1,
+            yref="paper",
+            line={"color": "gray", "dash": "dot", "width": 1},
+        )
+        figure.add_annotation(
+            x=at,
+            xref="x",
+            y=1,
+            yref="paper",
+            text=label,
+            showarrow=False,
+            xanchor="left",
+            yanchor="top",
+            font={"size": 11, "color": "gray"},
+        )
+    if per_bar:
+        gaps, step_ms = missing_slots(x)
+        if gaps:
+            figure.update_xaxes(rangebreaks=[{"values": gaps, "dvalue": step_ms}])
+        figure.update_xaxes(title_text="New York time", row=2, col=1)
     figure.update_layout(
         height=460,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
@@ -152,35 +226,133 @@ def exposure_figure(daily: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def backtest_equity_figure(equity: pd.DataFrame) -> go.Figure:
-    """A backtest's equity at each bar's close above, its drawdown from the running peak below."""
-    x = to_market_time(equity["marked_at"])
-    figure = make_subplots(
-        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.05, row_heights=[0.65, 0.35]
-    )
-    figure.add_trace(go.Scatter(x=x, y=equity["equity"], mode="lines", name="Equity"), row=1, col=1)
-    figure.add_trace(
-        go.Scatter(
-            x=x,
-            y=equity["drawdown"],
-            mode="lines",
-            name="Drawdown",
-            fill="tozeroy",
-            line={"color": "firebrick", "width": 1},
-        ),
-        row=2,
-        col=1,
-    )
-    gaps, step_ms = missing_slots(x)
-    if gaps:
-        figure.update_xaxes(rangebreaks=[{"values": gaps, "dvalue": step_ms}])
-    figure.update_layout(
-        height=460,
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-        hovermode="x unified",
-    )
-    figure.update_yaxes(title_text="Equity", tickprefix="$", row=1, col=1)
-    figure.update_yaxes(title_text="Drawdown", tickformat=".2%", rangemode="tozero", row=2, col=1)
-    figure.update_xaxes(title_text="New York time", row=2, col=1)
+# Entries point up, exits down; green a win, red a loss, gray a position still held at the end.
+OUTCOME_COLOURS = {"win": "seagreen", "loss": "crimson", "open": "gray"}
+TRADE_MARKERS = (
+    ("Entry", "entry_at", "entry_price", "triangle-up"),
+    ("Exit", "exit_at", "exit_price", "triangle-down"),
+)
+
+
+def trade_outcomes(trades: pd.DataFrame) -> pd.Series:
+    """Each round trip's outcome: 'open' while held at the end, else 'win' (P&L > 0) or 'loss'."""
+    closed = trades["pnl"].gt(0).map({True: "win", False: "loss"})
+    return closed.where(trades["exit_reason"] != "open", "open")
+
+
+def trades_figure(
+    bars: pd.DataFrame, trades: pd.DataFrame, symbol: str, timeframe: str
+) -> go.Figure:
+    """The symbol's candles with each round trip's entry and exit fills as markers at their
+    fill prices (an open trade has no exit yet), coloured by its outcome."""
+    figure = candlestick_figure(bars, symbol, timeframe)
+    outcomes = trade_outcomes(trades)
+    for side, at, price, marker in TRADE_MARKERS:
+        for outcome, colour in OUTCOME_COLOURS.items():
+            rows = trades.loc[outcomes == outcome]
+            if side == "Exit":
+                rows = rows.loc[rows["exit_reason"] != "open"]
+            if rows.empty:
+                continue
+            figure.add_trace(
+                go.Scatter(
+                    x=to_market_time(rows[at]),
+                    y=rows[price],
+                    mode="markers",
+                    name=f"{side} · {outcome}",
+                    marker={
+                        "symbol": marker,
+                        "color": colour,
+                        "size": 12,
+                        "line": {"color": "black", "width": 1},
+                    },
+                    customdata=rows[["trade_number", "pnl", "return"]].to_numpy(),
+                    hovertemplate=(
+                        f"{side} of trade %{{customdata[0]}} at $%{{y:,.2f}}<br>"
+                        "P&L $%{customdata[1]:,.2f} (%{customdata[2]:.2%})<extra></extra>"
+                    ),
+                ),
+                row=1,
+                col=1,
+            )
     return figure
+
+
+def parameter_grid(
+    trials: pd.DataFrame, x: str, y: str | None, metric: str, fixed: Mapping[str, object]
+) -> pd.DataFrame:
+    """The metric over two parameters: one row per value of `y` (a single row without one), one
+    column per value of `x`, from the trials whose other parameters equal `fixed`; a grid point
+    the sweep did not evaluate is NaN."""
+    chosen = trials
+    for name, value in fixed.items():
+        chosen = chosen.loc[chosen[name] == value]
+    rows = chosen[y] if y else pd.Series("", index=chosen.index)
+    grid = pd.DataFrame({"x": chosen[x], "y": rows, "value": chosen[metric]})
+    table = grid.pivot(index="y", columns="x", values="value")
+    table = table.reindex(
+        index=sorted(trials[y].unique()) if y else [""], columns=sorted(trials[x].unique())
+    )
+    return table.astype("float64")
+
+
+def heatmap_figure(
+    grid: pd.DataFrame,
+    x_label: str,
+    y_label: str,
+    metric_label: str,
+    metric_format: str,
+    best: tuple[object, object] | None = None,
+) -> go.Figure:
+    """A heatmap of `parameter_grid`'s values, each cell labelled in `metric_format` (d3), the
+    best trial's cell ringed; red below zero and green above when the values change sign."""
+    x = [value_label(value) for value in grid.columns]
+    y = [value_label(value) for value in grid.index]
+    values = grid.to_numpy()
+    finite = values[~pd.isna(values)]
+    signed = len(finite) > 0 and finite.min() < 0 < finite.max()
+    figure = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=x,
+            y=y,
+            colorscale="RdYlGn",
+            zmid=0 if signed else None,
+            texttemplate=f"%{{z:{metric_format}}}",
+            hovertemplate=(
+                f"{x_label} %{{x}}<br>{y_label} %{{y}}<br>{metric_label} "
+                f"%{{z:{metric_format}}}<extra></extra>"
+            ),
+            colorbar={"title": {"text": metric_label}, "tickformat": metric_format},
+            name=metric_label,
+        )
+    )
+    if best is not None:
+        figure.add_trace(
+            go.Scatter(
+                x=[value_label(best[0])],
+                y=[value_label(best[1])],
+                mode="markers",
+                name="Best trial",
+                marker={
+                    "symbol": "circle-open",
+                    "size": 36,
+                    "color": "black",
+                    "line": {"width": 2},
+                },
+                hoverinfo="skip",
+            )
+        )
+    figure.update_layout(
+        height=120 + 60 * len(y),
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis={"title": x_label, "type": "category"},
+        yaxis={"title": y_label, "type": "category"},
+        showlegend=False,
+    )
+    return figure
+
+
+def value_label(value: object) -> str:
+    """A parameter value as an axis category: 30.0 reads 30."""
+    return f"{value:g}" if isinstance(value, int | float) else str(value)

@@ -15,6 +15,11 @@ def market_time(label: str) -> ColumnConfig:
     )
 
 
+def market_day(label: str) -> ColumnConfig:
+    """A UTC timestamp shown as its New York calendar day."""
+    return st.column_config.DatetimeColumn(label, format="YYYY-MM-DD", timezone=MARKET_TZ)
+
+
 def money(label: str) -> ColumnConfig:
     """A USD amount with two decimals."""
     return st.column_config.NumberColumn(label, format="dollar")

@@ -100,6 +100,42 @@ def backtest_trades(run_id: str) -> pd.DataFrame:
     return queries.backtest_trades(engine(), run_id)
 
 
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def backtest_bars(run_id: str, symbol: str) -> pd.DataFrame:
+    """Cached `queries.backtest_bars`."""
+    return queries.backtest_bars(engine(), run_id, symbol)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def backtest_sweep(sweep_id: str) -> pd.DataFrame:
+    """Cached `queries.backtest_sweep`."""
+    return queries.backtest_sweep(engine(), sweep_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def backtest_trials(sweep_id: str) -> pd.DataFrame:
+    """Cached `queries.backtest_trials`."""
+    return queries.backtest_trials(engine(), sweep_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def backtest_walkforward(run_id: str) -> pd.DataFrame:
+    """Cached `queries.backtest_walkforward`."""
+    return queries.backtest_walkforward(engine(), run_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def backtest_walkforward_folds(run_id: str) -> pd.DataFrame:
+    """Cached `queries.backtest_walkforward_folds`."""
+    return queries.backtest_walkforward_folds(engine(), run_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def backtest_walkforward_equity(run_id: str) -> pd.DataFrame:
+    """Cached `queries.backtest_walkforward_equity`."""
+    return queries.backtest_walkforward_equity(engine(), run_id)
+
+
 def database_ready() -> bool:
     """Connect once as the reader role; on failure show why (no traceback) and return False."""
     try:

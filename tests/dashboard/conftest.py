@@ -25,13 +25,18 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import Connection as SAConnection
 from sqlalchemy import Engine, text
+from typer.testing import CliRunner
 
 from config.database import Connection, make_engine
 from config.settings import Settings
 from dashboard.launch import streamlit_command
 from flows.backtest import BacktestRequest, record_run
+from flows.cli import app
 from flows.dbt import run_dbt
-from ingestion.migrate import migrate
+from flows.sweep import SweepRequest, run_sweep
+from flows.walkforward import WalkForwardRequest, run_walkforward
+from ingestion.migrate import migrate, scratch_database
+from simulator.server import running_simulator
 from strategies.params import record_params
 from strategies.spec import StrategySpec, dbt_vars, load_specs
 
@@ -366,6 +371,70 @@ def build_backtest(
     return Backtest(str(run_id), strategy, tuple(spec.universe), float(BACKTEST_CASH), str(running))
 
 
+RESEARCH_NOW = datetime(2024, 3, 8, 15, 5, tzinfo=UTC)  # a Friday, the market open
+RESEARCH_SYMBOLS = ("AAPL", "MSFT")
+RESEARCH_START = "2024-01-02"  # about 46 sessions of hourly bars before RESEARCH_NOW
+RESEARCH_STRATEGY = "rsi_mean_reversion"
+# Thresholds that the simulator's series cross often enough to trade in every test window.
+SWEEP_GRID = "oversold=30:45:5,exit_above=55,60,65"  # 4 × 3 points, all valid
+SWEEP_OBJECTIVE = "total_return"  # defined for every trial, even one that never trades
+WALKFORWARD_GRID = "oversold=40,45,exit_above=55,65"
+WALKFORWARD_TRAIN, WALKFORWARD_TEST = "20d", "10d"  # two folds in the sessions landed
+
+
+@dataclass(frozen=True)
+class Research:
+    """A sweep and a walk-forward, recorded and built by the research commands' functions."""
+
+    connection: Connection
+    sweep_id: str
+    walkforward_id: str
+
+
+def build_research(connection: Connection, home: Path) -> Research:
+    """Land the simulator's hourly bars with `trading backfill`, then walk a grid forward and
+    sweep one as `trading walkforward` and `trading sweep` do."""
+    with running_simulator(start=RESEARCH_NOW, speed=0.0) as sim:
+        env = {
+            "DATABASE_URL": connection.url,
+            "ALPACA_API_KEY": "PKTEST",
+            "ALPACA_SECRET_KEY": "SECRET",
+            "ALPACA_TRADING_URL": sim.url,
+            "ALPACA_DATA_URL": sim.url,
+            "TRADING_HOME": str(home),
+            "REDIS_URL": "",
+            "ALPACA_RATE_LIMIT_PER_MINUTE": "100000",
+        }
+        landed = CliRunner().invoke(
+            app,
+            ["backfill", "--symbols", ",".join(RESEARCH_SYMBOLS), "--start", RESEARCH_START],
+            env=env,
+        )
+    assert landed.exit_code == 0, landed.output
+    settings = Settings(database_url=None)
+    engine = make_engine(connection)
+    try:
+        request = BacktestRequest(strategy=RESEARCH_STRATEGY, symbols=RESEARCH_SYMBOLS)
+        walkforward = run_walkforward(
+            settings,
+            connection,
+            engine,
+            WalkForwardRequest(request, WALKFORWARD_GRID, WALKFORWARD_TRAIN, WALKFORWARD_TEST),
+        )
+        # The walk-forward's first build brought the indicators and signals up to date.
+        sweep = run_sweep(
+            settings,
+            connection,
+            engine,
+            SweepRequest(request, SWEEP_GRID, SWEEP_OBJECTIVE),
+            upstream_built=True,
+        )
+        grant_reader(engine)
+    finally:
+        engine.dispose()
+    return Research(connection, str(sweep["sweep_id"]), str(walkforward["run_id"]))
+
+
 def grant_reader(engine: Engine) -> None:
     """Let the dashboard's role read marts, as the dbt grants do."""
     with engine.begin() as conn:
@@ -401,6 +470,15 @@ def built_database(postgres_server: Connection) -> Iterator[BuiltDatabase]:
         with admin.connect() as conn:
             conn.execute(text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def research(
+    postgres_server: Connection, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Research]:
+    """A database of its own with the simulator's bars, a sweep and a walk-forward built."""
+    with scratch_database(postgres_server, f"test_dash_research_{uuid.uuid4().hex[:12]}") as db:
+        yield build_research(db, tmp_path_factory.mktemp("research_home"))
 
 
 def _free_port() -> int:
@@ -469,6 +547,13 @@ def built_app(
 ) -> Iterator[str]:
     """The dashboard served over the built database; its URL."""
     with streamlit_server(built_database.connection, tmp_path_factory.mktemp("app")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def research_app(research: Research, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dashboard served over the research database; its URL."""
+    with streamlit_server(research.connection, tmp_path_factory.mktemp("research_app")) as url:
         yield url
 
 

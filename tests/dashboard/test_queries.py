@@ -17,7 +17,7 @@ from strategies.spec import load_specs
 from tests.dashboard.conftest import MARKET_TZ
 
 if TYPE_CHECKING:
-    from tests.dashboard.conftest import BuiltDatabase
+    from tests.dashboard.conftest import BuiltDatabase, Research
 
 pytestmark = pytest.mark.integration
 
@@ -109,9 +109,16 @@ def test_unbuilt_marts_raise_mart_missing(reader: Engine) -> None:
         queries.backtest_performance,
         queries.backtest_equity,
         queries.backtest_trades,
+        queries.backtest_sweep,
+        queries.backtest_trials,
+        queries.backtest_walkforward,
+        queries.backtest_walkforward_folds,
+        queries.backtest_walkforward_equity,
     ):
         with pytest.raises(queries.MartMissingError):
             run_query(reader, any_run)
+    with pytest.raises(queries.MartMissingError):
+        queries.backtest_bars(reader, any_run, "AAPL")
 
 
 def test_ungranted_mart_raises_mart_forbidden(fresh_database: Connection, reader: Engine) -> None:
@@ -267,6 +274,7 @@ def test_backtest_runs_lists_the_built_run_with_its_headline_numbers(
     assert runs.iloc[0]["status"] == "running"
     assert runs.iloc[0][["final_equity", "trade_count"]].isna().all()
     run = runs.iloc[1]
+    assert run["kind"] == "backtest"
     assert run["strategy"] == backtest.strategy
     assert tuple(run["symbols"]) == backtest.symbols
     assert run["status"] == "finished"
@@ -305,3 +313,89 @@ def test_backtest_queries_of_an_unknown_run_return_no_rows(built_reader: Engine)
     assert queries.backtest_performance(built_reader, unknown).empty
     assert queries.backtest_equity(built_reader, unknown).empty
     assert queries.backtest_trades(built_reader, unknown).empty
+
+
+def test_buy_and_hold_beside_the_equity_ends_at_the_runs_buy_and_hold_return(
+    built_database: BuiltDatabase, built_reader: Engine
+) -> None:
+    """At every bar of the run's equity, buying and holding its symbols in equal amounts: it
+    starts near the initial cash, ends at initial cash × (1 + buy_and_hold_return), and its
+    drawdown is from its running peak (the initial cash the first)."""
+    backtest = built_database.backtest
+    equity = queries.backtest_equity(built_reader, backtest.run_id)
+    performance = queries.backtest_performance(built_reader, backtest.run_id).iloc[0]
+    held = equity["buy_and_hold_equity"]
+    assert held.notna().all()
+    assert held.iloc[-1] == pytest.approx(
+        backtest.initial_cash * (1 + performance["buy_and_hold_return"]), rel=1e-12
+    )
+    assert abs(held.iloc[0] / backtest.initial_cash - 1) < 0.02  # one bar's move
+    peaks = held.cummax().clip(lower=backtest.initial_cash)
+    assert equity["buy_and_hold_drawdown"].tolist() == pytest.approx((held / peaks - 1).tolist())
+
+
+def test_backtest_bars_are_the_symbols_bars_in_the_runs_window(
+    built_database: BuiltDatabase, built_reader: Engine
+) -> None:
+    """Every entry and exit of a symbol's round trips is one of the bars the chart draws."""
+    backtest = built_database.backtest
+    trades = queries.backtest_trades(built_reader, backtest.run_id)
+    symbol = trades["symbol"].iloc[0]
+    bars = queries.backtest_bars(built_reader, backtest.run_id, symbol)
+    assert bars["ts"].is_monotonic_increasing and bars["ts"].is_unique
+    mine = trades.loc[trades["symbol"] == symbol]
+    closed = mine.loc[mine["exit_reason"] != "open"]
+    assert set(mine["entry_at"]) | set(closed["exit_at"]) <= set(bars["ts"])
+    assert queries.backtest_bars(built_reader, backtest.run_id, "NOPE").empty
+
+
+@pytest.fixture(scope="session")
+def research_reader(research: Research) -> Iterator[Engine]:
+    """The dashboard's engine on the database with the sweep and the walk-forward."""
+    engine = queries.reader_engine(_settings(research.connection))
+    yield engine
+    engine.dispose()
+
+
+def test_backtest_runs_leave_out_the_runs_a_sweep_or_walkforward_made(
+    research: Research, research_reader: Engine
+) -> None:
+    """Only the walk-forward and the sweep: not the folds' sweeps and test backtests."""
+    runs = queries.backtest_runs(research_reader)
+    assert [(str(r.run_id), r.kind) for r in runs.itertuples()] == [
+        (research.sweep_id, "sweep"),
+        (research.walkforward_id, "walkforward"),
+    ]
+    assert runs[["final_equity", "total_return", "trade_count"]].isna().all().all()
+
+
+def test_a_sweeps_trials_carry_their_parameters_and_rank(
+    research: Research, research_reader: Engine
+) -> None:
+    """Every grid point once, its parameters a dict, the summary's best trial ranked first."""
+    (sweep,) = queries.backtest_sweep(research_reader, research.sweep_id).itertuples()
+    trials = queries.backtest_trials(research_reader, research.sweep_id)
+    points = {(p["oversold"], p["exit_above"]) for p in trials["parameters"]}
+    assert points == {(o, e) for o in (30, 35, 40, 45) for e in (55, 60, 65)}
+    assert len(trials) == sweep.trial_count == 12
+    best = trials.loc[trials["objective_rank"] == 1].iloc[0]
+    assert best["trial"] == sweep.best_trial
+    assert best["parameters"] == sweep.best_parameters
+    assert best["objective_value"] == trials["total_return"].max()
+
+
+def test_a_walkforwards_stitched_equity_draws_down_from_its_running_peak(
+    research: Research, research_reader: Engine
+) -> None:
+    """The folds one after another; the drawdown from the running peak, the cash the first;
+    the last bar's equity is the walk-forward's out-of-sample final equity."""
+    (result,) = queries.backtest_walkforward(research_reader, research.walkforward_id).itertuples()
+    folds = queries.backtest_walkforward_folds(research_reader, research.walkforward_id)
+    equity = queries.backtest_walkforward_equity(research_reader, research.walkforward_id)
+    assert folds["fold"].tolist() == [1, 2] == sorted(equity["fold"].unique())
+    assert equity["ts"].is_monotonic_increasing and equity["fold"].is_monotonic_increasing
+    assert equity["equity"].iloc[-1] == pytest.approx(result.out_of_sample_final_equity)
+    peaks = equity["equity"].cummax().clip(lower=float(result.initial_cash))
+    assert equity["drawdown"].tolist() == pytest.approx((equity["equity"] / peaks - 1).tolist())
+    # Bar by bar it goes at least as deep as between the daily closes the mart measures.
+    assert equity["drawdown"].min() <= result.out_of_sample_max_drawdown + 1e-12

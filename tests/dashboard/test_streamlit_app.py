@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -214,63 +213,3 @@ def test_database_url_only_in_the_env_file_shows_that_databases_data(
             _money(built_database.dataset.last_equity)
         )
     assert not (tmp_path / "home" / "pgdata").exists()
-
-
-def test_backtests_page_lists_runs_and_shows_the_finished_runs_equity_and_trades(
-    built_database: BuiltDatabase, built_app: str, page: Page, tmp_path: Path
-) -> None:
-    """The run list holds both runs; the newest finished one is chosen, with its final equity
-    and total return from marts.backtest_performance, its equity chart and every trade."""
-    backtest = built_database.backtest
-    engine = make_engine(built_database.connection)
-    with engine.connect() as conn:
-        final_equity, total_return, trade_count = conn.execute(
-            text(
-                "select final_equity, total_return, trade_count from marts.backtest_performance"
-                " where run_id = :run_id"
-            ),
-            {"run_id": backtest.run_id},
-        ).one()
-        trades = conn.execute(
-            text("select symbol from marts.backtest_trades where run_id = :run_id"),
-            {"run_id": backtest.run_id},
-        ).all()
-    engine.dispose()
-    page.goto(built_app)
-    page.get_by_role("link", name="Backtests").click()
-
-    expect(page.get_by_role("heading", name="Backtests", exact=True)).to_be_visible()
-    # The grid's accessible table holds the rows (and the columns in view) with raw values.
-    runs = page.locator(".st-key-backtest_runs").get_by_test_id("stDataFrame")
-    expect(runs).to_contain_text(backtest.strategy)
-    expect(runs.locator("tr")).to_have_count(3)  # the header and the two runs
-    expect(runs).to_contain_text("finished")
-    expect(runs).to_contain_text("running")
-    chooser = page.get_by_role("combobox", name="Run")
-    expect(chooser).to_have_value(
-        re.compile(f" · {backtest.strategy} · finished · {backtest.run_id[:8]}$")
-    )
-
-    metrics = page.locator(".st-key-backtest_headline").get_by_test_id("stMetric")
-    expect(metrics.filter(has_text="Final equity").get_by_test_id("stMetricValue")).to_have_text(
-        _money(float(final_equity))
-    )
-    expect(metrics.filter(has_text="Total return").get_by_test_id("stMetricValue")).to_have_text(
-        f"{total_return:.2%}"
-    )
-    expect(metrics.filter(has_text="Closed trades").get_by_test_id("stMetricValue")).to_have_text(
-        str(trade_count)
-    )
-    chart = page.locator(".st-key-backtest_equity").get_by_test_id("stPlotlyChart")
-    expect(chart.locator(".legendtext")).to_contain_text(["Equity", "Drawdown"])
-    table = page.locator(".st-key-backtest_trades").get_by_test_id("stDataFrame")
-    expect(table.locator("tr")).to_have_count(len(trades) + 1)  # and the header row
-    for symbol in {row.symbol for row in trades}:
-        expect(table).to_contain_text(symbol)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
-    page.screenshot(path=str(tmp_path / "backtests.png"), full_page=True)
-
-    chooser.click()
-    page.get_by_role("option", name=backtest.running_run_id[:8], exact=False).click()
-    expect(page.get_by_text("This run is running")).to_be_visible()
-    expect(page.locator(".st-key-backtest_trades")).to_have_count(0)
