@@ -301,6 +301,7 @@ def build_run(
     specs: list[StrategySpec],
     upstream_built: bool = False,
     target_path: Path | None = None,
+    tables_only: bool = False,
 ) -> None:
     """Build the backtest models for a recorded run and mark it finished (or failed, with why).
 
@@ -308,6 +309,8 @@ def build_run(
     backtest models are built. The strategy's unit tests are not run: in a backtest build its
     signal model is ephemeral (they run in every normal build). `target_path`: dbt's own
     directory for this build, so builds in other processes at the same time do not clash.
+    `tables_only`: leave out the backtest views (marts.backtest_runs, …), which a build running
+    beside others would race to replace; the sweep's first chunk has created them.
     """
     variables = {**dbt_vars(specs), "backtest_run_id": str(run_id)}
     try:
@@ -318,6 +321,7 @@ def build_run(
                 BACKTEST_MODELS if upstream_built else f"+{BACKTEST_MODELS}",
                 "--exclude",
                 "test_type:unit",
+                *(["config.materialized:view"] if tables_only else []),
                 "--vars",
                 json.dumps(variables),
                 "--quiet",

@@ -27,7 +27,8 @@ def _run_spec(engine: Engine, run_id: uuid.UUID) -> StrategySpec:
 
 
 def main() -> None:
-    """Build the run (its indicators are current: the sweep's first chunk built them)."""
+    """Build the run's tables (its indicators are current and the backtest views exist: the
+    sweep's first chunk built them)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run_id", type=uuid.UUID)
     parser.add_argument("--target-path", type=Path)
@@ -43,6 +44,7 @@ def main() -> None:
             build_vars(load_specs(), spec),
             upstream_built=True,
             target_path=arguments.target_path,
+            tables_only=True,
         )
     finally:
         engine.dispose()

@@ -10,6 +10,7 @@ trial and its deflated Sharpe ratio are in marts.backtest_sweeps.
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
 import uuid
@@ -182,12 +183,20 @@ def build_chunks(
             build_run(connection, engine, run_id, specs, upstream_built=True)
             on_chunk()
         return
+    # Each build in flight holds one dbt target directory of its own.
+    slots: queue.Queue[int] = queue.Queue()
+    for slot in range(workers):
+        slots.put(slot)
+
+    def build_in_a_slot(run_id: uuid.UUID) -> None:
+        slot = slots.get()
+        try:
+            build_elsewhere(run_id, slot)
+        finally:
+            slots.put(slot)
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            pool.submit(build_elsewhere, run_id, number % workers)
-            for number, run_id in enumerate(rest)
-        ]
-        for future in as_completed(futures):
+        for future in as_completed([pool.submit(build_in_a_slot, run_id) for run_id in rest]):
             future.result()
             on_chunk()
 

@@ -34,7 +34,8 @@ EXPOSURE_CODE = {"alpaca_executor": "execution", "streamlit_dashboard": "dashboa
 # dashboard's marts with `--select +exposure:streamlit_dashboard`, and these ride along. A page
 # that starts reading one takes it out of this set; dropping one from the exposure does too.
 # Empty: every mart the dashboard exposure names is read by a page.
-DASHBOARD_BUILT_UNREAD: set[str] = set()
+# Built by the dashboard step for SQL readers; no page reads them yet.
+DASHBOARD_BUILT_UNREAD: set[str] = {"shadow_fills", "shadow_equity", "shadow_performance"}
 DOCUMENTED_TYPES = ("model", "seed", "snapshot")
 # A relation of a dbt schema named in SQL: `from marts.signals`, `join intermediate.x`.
 DBT_RELATION = re.compile(r"\b(?:from|join)\s+(staging|intermediate|marts|seeds)\.(\w+)", re.I)

@@ -58,12 +58,12 @@ def test_a_sweep_keeps_every_trial_equal_to_its_own_backtest(
     assert landed.exit_code == 0, landed.output
     before = sim.simulator.requests.counts()
 
-    # Two chunks of four and two trials, the second built in another process.
+    # Three chunks of two trials: the first here, the other two in two processes at once.
     result = runner.invoke(
         app,
         [
             "sweep", "--strategy", "rsi_mean_reversion", "--grid", GRID,
-            "--symbols", "AAPL,MSFT,NVDA", "--chunk-size", "4", "--workers", "2", "--json",
+            "--symbols", "AAPL,MSFT,NVDA", "--chunk-size", "2", "--workers", "2", "--json",
         ],
         env=env,
     )  # fmt: skip
@@ -77,7 +77,7 @@ def test_a_sweep_keeps_every_trial_equal_to_its_own_backtest(
         s=summary["sweep_id"],
     )
     assert [t["trial"] for t in trials] == [1, 2, 3, 4, 5, 6]
-    assert len({t["run_id"] for t in trials}) == 2  # the two chunks
+    assert len({t["run_id"] for t in trials}) == 3  # the three chunks
     assert {(t["parameters"]["oversold"], t["parameters"]["exit_above"]) for t in trials} == {  # type: ignore[index]
         (o, e) for o in (25, 30, 35) for e in (50, 60)
     }
