@@ -183,9 +183,10 @@ def _backtests_beside_live(
     cycle: Cycle, specs: list[StrategySpec], window: DemoWindow
 ) -> tuple[Table, list[TwinRun]]:
     """Each strategy backtested (signal mode) over the demo's trading days, beside what it did
-    live in those days (marts.strategy_performance); marts.backtest_vs_live pairs the run's
-    round trips with the live ones (its signals carry their state into the window from the
-    history before it, as the live signals do, and its books start flat, as the account did)."""
+    live in those days (marts.strategy_performance); and each strategy backtested over all
+    landed history to the demo's end, whose round trips marts.backtest_vs_live pairs with the
+    live ones (a run's signals start flat at its first bar: from the history's start they
+    carry the same state into the demo's days as the live signals do)."""
     with cycle.engine.connect() as conn:
         live = {
             str(row.strategy): row
@@ -200,9 +201,14 @@ def _backtests_beside_live(
     twins: list[TwinRun] = []
     for spec in specs:
         # The last cycle built the signals: only the backtest models need building.
-        request = BacktestRequest(strategy=spec.name, start=start, end=end)
-        result = run_backtest(cycle.settings, cycle.connection, cycle.engine, request, True)
-        twins.append(TwinRun(str(result["run_id"]), first_decision_bar(window, spec.timeframe)))
+        result, twin = (
+            run_backtest(cycle.settings, cycle.connection, cycle.engine, request, True)
+            for request in (
+                BacktestRequest(strategy=spec.name, start=start, end=end),
+                BacktestRequest(strategy=spec.name, start=None, end=end),
+            )
+        )
+        twins.append(TwinRun(str(twin["run_id"]), first_decision_bar(window, spec.timeframe)))
         row = live.get(spec.name)
         table.add_row(
             spec.name,
@@ -315,9 +321,9 @@ def backtest_vs_live(engine: Engine, twins: list[TwinRun]) -> tuple[Table, str]:
 
 def check_live_twins(engine: Engine, runs: list[str]) -> None:
     """Every live round trip of the demo has its backtest twin, or this raises naming the ones
-    without. The backtest's signals carry the same state into the demo's days as the live
-    ones: a live entry is decided only on a bar where the strategy wants the symbol, and there
-    the backtest holds it."""
+    without. The backtest runs over all landed history, so its signals carry the same state
+    into the demo's days as the live ones: a live entry is decided only on a bar where the
+    strategy wants the symbol, and there the backtest holds it."""
     with engine.connect() as conn:
         lonely = conn.execute(
             text(

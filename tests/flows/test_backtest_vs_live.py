@@ -88,8 +88,7 @@ def traded(
                 str(row["run_id"])
                 for row in _rows(
                     engine,
-                    "select run_id from raw.backtest_runs"
-                    " where kind = 'backtest' and end_at = :end",
+                    "select run_id from raw.backtest_runs where start_at is null and end_at = :end",
                     end=END,
                 )
             ]
@@ -99,7 +98,7 @@ def traded(
 
 
 def test_every_live_round_trip_has_its_backtest_twin(traded: Traded) -> None:
-    assert len(traded.runs) == 3, "one backtest per shipped strategy over the demo's days"
+    assert len(traded.runs) == 3, "one backtest per shipped strategy from the history's start"
     # Every round trip of the live book opened in the window: its entry is a buy order of ours.
     live_entries = _rows(
         traded.engine,

@@ -15,7 +15,8 @@ runs as (
     where {{ backtest_run_filter('run_id') }}
 ),
 
-bars as (
+{#- Not materialized: the lateral lookups below then use the index on (run_id, symbol, bar_number). #}
+bars as not materialized (
     select
         run_id,
         symbol,
@@ -48,7 +49,7 @@ broker_price_increments as (
 ),
 
 {#- Buys and sells alternate in each trial's series of a symbol, starting with a buy: the n-th of each make the n-th episode. #}
-decisions as (
+decisions as not materialized (
     select
         signals.run_id,
         signals.trial,
@@ -97,10 +98,25 @@ entry_orders as (
         runs.limit_offset,
         runs.stop_offset,
         runs.take_profit,
-        runs.stop_loss
+        runs.stop_loss,
+        {#- A day order ends with the day it was first live on (the deciding bar's next bar's day). #}
+        case
+            when runs.time_in_force = 'day' then day_ends.last_bar_number
+            else 9223372036854775807
+        end as expires_after_bar_number
     from decisions as buys
     inner join runs
         on buys.run_id = runs.run_id
+    left join bars as first_live
+        on
+            buys.run_id = first_live.run_id
+            and buys.symbol = first_live.symbol
+            and buys.decision_bar_number + 1 = first_live.bar_number
+    left join day_ends
+        on
+            first_live.run_id = day_ends.run_id
+            and first_live.symbol = day_ends.symbol
+            and first_live.market_date = day_ends.market_date
     left join decisions as sells
         on
             buys.run_id = sells.run_id
@@ -136,16 +152,6 @@ entered as (
                 else bars.open * (1 + entry_prices.slippage_bps / 10000)
             end as price
         from bars
-        left join bars as first_live
-            on
-                first_live.run_id = entry_prices.run_id
-                and first_live.symbol = entry_prices.symbol
-                and first_live.bar_number = entry_prices.entry_decision_bar_number + 1
-        left join day_ends
-            on
-                day_ends.run_id = first_live.run_id
-                and day_ends.symbol = first_live.symbol
-                and day_ends.market_date = first_live.market_date
         where
             bars.run_id = entry_prices.run_id
             and bars.symbol = entry_prices.symbol
@@ -155,8 +161,7 @@ entered as (
             )
             and (
                 entry_prices.order_type = 'market'
-                or entry_prices.time_in_force = 'gtc'
-                or bars.bar_number <= day_ends.last_bar_number
+                or bars.bar_number <= entry_prices.expires_after_bar_number
             )
             and case entry_prices.order_type
                 when 'limit' then bars.low <= entry_prices.limit_price

@@ -25,7 +25,8 @@ round_trips as (
     where {{ backtest_run_filter('run_id') }} and quantity > 0
 ),
 
-bars as (
+{#- Not materialized: the lateral range below then uses the index on (run_id, symbol, bar_number). #}
+bars as not materialized (
     select
         run_id,
         symbol,
