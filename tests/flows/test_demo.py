@@ -116,11 +116,13 @@ def test_short_demo_trades_once_per_decision_and_a_rerun_duplicates_nothing(
         backtests = conn.execute(
             text("select strategy, status from raw.backtest_runs order by strategy")
         ).all()
+    # Each strategy twice (its demo days, and from the history's start for the pairing with
+    # live); the rerun, with no new hour, backtests nothing again.
     assert [tuple(run) for run in backtests] == [
-        ("bollinger_breakout", "finished"),
-        ("rsi_mean_reversion", "finished"),
-        ("sma_crossover", "finished"),
-    ]  # the rerun, with no new hour, backtests nothing again
+        (strategy, "finished")
+        for strategy in ("bollinger_breakout", "rsi_mean_reversion", "sma_crossover")
+        for _ in (1, 2)
+    ]
     assert submitted, "the demo placed no order"
     assert "raw.order_submissions.client_order_id" in rows_holding(engine, submitted[0])
     for key in DEMO_KEYS:
