@@ -80,6 +80,20 @@ fills as (
     where exit_bar_number is not null
 ),
 
+{#- A bracket's stop can fill in its entry's bar: one row per bar, however many fills. #}
+fills_per_bar as (
+    select
+        run_id,
+        trial,
+        symbol,
+        bar_number,
+        sum(quantity_change) as quantity_change,
+        sum(cash_change) as cash_change,
+        count(*) as fill_count
+    from fills
+    group by run_id, trial, symbol, bar_number
+),
+
 booked as (
     select
         bars.run_id,
@@ -93,11 +107,11 @@ booked as (
         runs.initial_cash,
         sum(coalesce(fills.quantity_change, 0)) over symbol_bars as position_qty,
         runs.initial_cash + sum(coalesce(fills.cash_change, 0)) over symbol_bars as cash,
-        cast(fills.bar_number is not null as integer) as fill_count
+        coalesce(fills.fill_count, 0) as fill_count
     from bars
     inner join runs
         on bars.run_id = runs.run_id
-    left join fills
+    left join fills_per_bar as fills
         on
             bars.run_id = fills.run_id
             and bars.trial = fills.trial
