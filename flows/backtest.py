@@ -28,6 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # indicators and signals of bars landed since the last build).
 BACKTEST_MODELS = "tag:backtest"
 MODES = ("signal", "portfolio")
+# The order types a portfolio backtest's paper broker fills (macro backtest_paper_fills).
+PORTFOLIO_ORDER_TYPES = ("market", "bracket")
 
 
 class BacktestInputError(ValueError):
@@ -124,15 +126,18 @@ def check_request(
     """The spec and symbols of a valid request; a refused argument raises BacktestInputError."""
     if request.mode not in MODES:
         raise BacktestInputError(f"--mode {request.mode!r} must be one of {', '.join(MODES)}")
-    if request.mode == "portfolio":
-        raise BacktestInputError(
-            "--mode portfolio is not built yet: signal mode backtests each symbol as its own book"
-        )
     if request.cash <= 0:
         raise BacktestInputError(f"--cash {request.cash} must be above 0")
     if request.start and request.end and request.end < request.start:
         raise BacktestInputError(f"--end {request.end:%Y-%m-%d} is before --start")
     spec = request_spec(request, specs)
+    if request.mode == "portfolio" and (
+        spec.order.type not in PORTFOLIO_ORDER_TYPES or spec.order.exit_type != "market"
+    ):
+        raise BacktestInputError(
+            f"--mode portfolio fills market and bracket orders; {spec.name}'s order.type"
+            f" {spec.order.type!r}, exit_type {spec.order.exit_type!r} needs --mode signal"
+        )
     symbols = _symbols(request, spec)
     with engine.connect() as conn:
         landed = {

@@ -92,10 +92,7 @@ def test_a_backtest_prints_its_summary_records_the_run_and_sends_nothing(
             ["--strategy", "sma_crossover", "--start", "2020-01-01", "--end", "2020-02-01"],
             "no 1Hour bars",
         ),
-        (
-            ["--strategy", "sma_crossover", "--mode", "portfolio"],
-            "--mode portfolio is not built yet",
-        ),
+        (["--strategy", "sma_crossover", "--mode", "both"], "--mode 'both' must be one of"),
     ],
 )
 def test_bad_input_names_the_argument_and_records_no_run(

@@ -32,9 +32,9 @@
         'start_at': row['start_at'],
         'end_at': row['end_at'],
     } -%}
-    {%- if run.mode != 'signal' -%}
+    {%- if run.mode not in ('signal', 'portfolio') -%}
         {{ exceptions.raise_compiler_error(
-            "backtest run " ~ run_id ~ ": mode " ~ (run.mode | tojson) ~ " is not built yet (only 'signal')"
+            "backtest run " ~ run_id ~ ": mode " ~ (run.mode | tojson) ~ " is neither 'signal' nor 'portfolio'"
         ) }}
     {%- endif -%}
     {%- if run.strategy not in var('strategies') -%}

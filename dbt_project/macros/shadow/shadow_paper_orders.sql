@@ -12,7 +12,8 @@
         case when {{ decisions }}.side = 'buy' then 1 else -1 end * {{ decisions }}.qty as signed_qty,
         fill_bars.ts as filled_at,
         fill_bars.open as price,
-        fill_bars.bar_end_at as known_at
+        fill_bars.bar_end_at as known_at,
+        false as is_bracket_exit
     from {{ decisions }}
     left join lateral (
         select

@@ -1,5 +1,5 @@
 {% macro shadow_positions_accumulated(fills) -%}
-    {#- Long-only books: a sell closes shares bought at the average cost. #}
+    {#- Long-only books: a sell closes shares bought at the average cost. `fills` has order_id, strategy, symbol, filled_at, signed_qty, price and is_bracket_exit. #}
     select
         *,
         case
@@ -23,7 +23,6 @@
             select
                 {{ fills }}.*,
                 {{ fills }}.order_id as fill_id,
-                false as is_bracket_exit,
                 row_number() over fills_so_far as fill_number,
                 sum({{ fills }}.signed_qty) over fills_so_far as position_qty,
                 udf.average_cost({{ fills }}.signed_qty, {{ fills }}.price) over fills_so_far

@@ -238,30 +238,8 @@ equity_as_of as (
     {{ risk_equity_as_of('account_snapshots', 'decision_time') }}
 ),
 
-{#- Each book's positions marked at the latest close known at the decision time. #}
 paper_exposure as (
-    select
-        shadow_books.as_of,
-        shadow_books.strategy,
-        count(*) filter (where positions_as_of.position_qty <> 0) as account_open_positions,
-        coalesce(sum(abs(positions_as_of.position_qty * marks.close)), 0) as gross_value,
-        coalesce(sum(positions_as_of.position_qty * marks.close), 0) as net_value
-    from shadow_books
-    left join positions_as_of
-        on
-            shadow_books.as_of = positions_as_of.as_of
-            and shadow_books.strategy = positions_as_of.strategy
-    left join lateral (
-        select bars.close
-        from bars
-        where
-            bars.symbol = positions_as_of.symbol
-            and bars.timeframe = shadow_books.timeframe
-            and bars.bar_end_at <= shadow_books.as_of
-        order by bars.ts desc
-        limit 1
-    ) as marks on true
-    group by shadow_books.as_of, shadow_books.strategy
+    {{ paper_book_exposure('shadow_books', 'positions_as_of', 'bars') }}
 ),
 
 state_as_of as (

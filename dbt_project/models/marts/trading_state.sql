@@ -117,26 +117,8 @@ latest_bars_run as (
     limit 1
 ),
 
-equity_as_of as (
-    select
-        account_snapshots.equity,
-        account_snapshots.last_equity,
-        max(account_snapshots.equity) over () as peak_equity,
-        row_number() over (order by account_snapshots.snapshot_at desc) as recency
-    from account_snapshots
-    cross join decision_time
-    where account_snapshots.snapshot_at <= decision_time.as_of
-),
-
 latest_equity as (
-    select
-        equity,
-        last_equity,
-        peak_equity,
-        equity / nullif(peak_equity, 0) - 1 as drawdown,
-        equity / nullif(last_equity, 0) - 1 as daily_return
-    from equity_as_of
-    where recency = 1
+    {{ risk_latest_equity('account_snapshots', 'decision_time') }}
 ),
 
 halts as (
@@ -156,19 +138,7 @@ halts as (
 ),
 
 reductions as (
-    select
-        'drawdown ' || round(100 * latest_equity.drawdown, 2) || '% beyond the '
-        || round(100 * policy_as_of.max_drawdown, 2) || '% limit' as reason
-    from latest_equity
-    cross join policy_as_of
-    where latest_equity.drawdown < -policy_as_of.max_drawdown
-    union all
-    select
-        'daily loss ' || round(100 * latest_equity.daily_return, 2) || '% beyond the '
-        || round(100 * policy_as_of.max_daily_loss, 2) || '% limit'
-    from latest_equity
-    cross join policy_as_of
-    where latest_equity.daily_return < -policy_as_of.max_daily_loss
+    {{ risk_equity_reductions('latest_equity', 'policy_as_of') }}
 ),
 
 final as (

@@ -3,6 +3,7 @@ with
 runs as (
     select
         run_id,
+        mode,
         initial_cash
     from {{ ref('stg_trading__backtest_runs') }}
     where {{ backtest_run_filter('run_id') }}
@@ -35,13 +36,16 @@ days as (
     from bars
 ),
 
+{#- A portfolio run is one account: its total is the sum of its symbols, not their average. #}
 book_counts as (
     select
-        run_id,
-        count(*) as book_count
+        bars.run_id,
+        case when max(runs.mode) = 'portfolio' then 1 else count(*) end as book_count
     from bars
-    where next_bar_number is null
-    group by run_id
+    inner join runs
+        on bars.run_id = runs.run_id
+    where bars.next_bar_number is null
+    group by bars.run_id
 ),
 
 day_closes as (
@@ -144,7 +148,7 @@ held_per_day as (
     group by round_trips.run_id, round_trips.trial, marks.market_date
 ),
 
-{#- The run's total: the average book (each symbol's book starts with initial_cash). #}
+{#- The run's total: the average book (each symbol's book starts with initial_cash), or a portfolio run's one account. #}
 combined as (
     select
         trials.run_id,

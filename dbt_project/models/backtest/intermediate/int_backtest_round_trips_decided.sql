@@ -193,24 +193,19 @@ bracket_exits as (
         select
             bars.bar_number,
             bars.ts,
-            case
-                when bars.low <= entered.stop_loss_price
-                    then least(bars.open, entered.stop_loss_price)
-                    * (1 - entered.slippage_bps / 10000)
-                else greatest(bars.open, entered.take_profit_price)
-            end as price,
-            case
-                when bars.low <= entered.stop_loss_price then 'stop_loss' else 'take_profit'
-            end as exit_reason
+            {{ backtest_bracket_leg_price(
+                'bars', 'entered.stop_loss_price', 'entered.take_profit_price', 'entered.slippage_bps'
+            ) }} as price,
+            {{ backtest_bracket_leg_reason('bars', 'entered.stop_loss_price') }} as exit_reason
         from bars
         where
             bars.run_id = entered.run_id
             and bars.symbol = entered.symbol
             and bars.bar_number >= entered.entry_bar_number
             and bars.bar_number <= coalesce(entered.exit_decision_bar_number, 9223372036854775807)
-            and (
-                bars.low <= entered.stop_loss_price or bars.high >= entered.take_profit_price
-            )
+            and {{ backtest_bracket_leg_reached(
+                'bars', 'entered.stop_loss_price', 'entered.take_profit_price'
+            ) }}
         order by bars.bar_number
         limit 1
     ) as leg

@@ -123,19 +123,11 @@ walked as (
         ) as sized
         cross join lateral (
             select
-                sized.quantity * runs.commission_per_share
-                + sized.quantity * decided.entry_price * runs.commission_bps / 10000
+                {{ backtest_fees('sized.quantity', 'decided.entry_price', 'false', 'runs') }}
                     as entry_fees,
                 case
                     when decided.exit_bar_number is not null
-                        then
-                            sized.quantity * runs.commission_per_share
-                            + sized.quantity * decided.exit_price * runs.commission_bps / 10000
-                            + sized.quantity * decided.exit_price * runs.sec_fee_per_million
-                            / 1000000
-                            + least(
-                                sized.quantity * runs.finra_taf_per_share, runs.finra_taf_max
-                            )
+                        then {{ backtest_fees('sized.quantity', 'decided.exit_price', 'true', 'runs') }}
                 end as exit_fees
         ) as fees
     )
@@ -172,6 +164,36 @@ final as (
         trim_scale(cast(cash_while_held as numeric)) as cash_while_held,
         trim_scale(cast(cash_after as numeric)) as cash_after
     from walked
+    union all
+    {#- A portfolio run's round trips were sized by the replay (one account): no per-book cash. #}
+    select
+        run_id,
+        trial,
+        strategy,
+        symbol,
+        step,
+        entry_decision_ts,
+        entry_decision_close,
+        target_weight,
+        quantity,
+        false as is_rejected,
+        entry_bar_number,
+        entry_at,
+        entry_price,
+        entry_fees,
+        exit_decision_ts,
+        exit_bar_number,
+        exit_at,
+        exit_price,
+        exit_reason,
+        held_through_bar_number,
+        exit_fees,
+        exit_bar_number is null as is_open,
+        cast(null as numeric) as cash_before,
+        cast(null as numeric) as cash_while_held,
+        cast(null as numeric) as cash_after
+    from {{ ref('int_backtest_portfolio_round_trips') }}
+    where {{ backtest_run_filter('run_id') }}
 )
 
 select * from final

@@ -8,7 +8,7 @@ with
 
 {#- The strategy's own signal SQL, one series per trial, over the history up to the window's end (its state carries in from before the window, as in the live table). #}
 evaluated as (
-    {%- if run is none %}
+    {%- if run is none or run.mode != 'signal' %}
     select
         cast(null as uuid) as run_id,
         cast(null as integer) as trial,

@@ -4,7 +4,10 @@ with
 runs as (
     select
         run_id,
-        initial_cash
+        mode,
+        initial_cash,
+        {#- A portfolio run is one account: each symbol's book holds only its own fills' cash. #}
+        case when mode = 'portfolio' then 0 else initial_cash end as book_cash
     from {{ ref('stg_trading__backtest_runs') }}
     where {{ backtest_run_filter('run_id') }} and kind <> 'sweep'
 ),
@@ -35,11 +38,13 @@ bars as (
 
 book_counts as (
     select
-        run_id,
-        count(*) as book_count
-    from {{ ref('int_backtest_bars_selected') }}
-    where {{ backtest_run_filter('run_id') }} and next_bar_number is null
-    group by run_id
+        selected.run_id,
+        case when max(runs.mode) = 'portfolio' then 1 else count(*) end as book_count
+    from {{ ref('int_backtest_bars_selected') }} as selected
+    inner join runs
+        on selected.run_id = runs.run_id
+    where {{ backtest_run_filter('selected.run_id') }} and selected.next_bar_number is null
+    group by selected.run_id
 ),
 
 round_trips as (
@@ -104,9 +109,11 @@ booked as (
         bars.ts,
         bars.bar_end_at,
         bars.close,
+        runs.mode,
         runs.initial_cash,
+        runs.book_cash,
         sum(coalesce(fills.quantity_change, 0)) over symbol_bars as position_qty,
-        runs.initial_cash + sum(coalesce(fills.cash_change, 0)) over symbol_bars as cash,
+        runs.book_cash + sum(coalesce(fills.cash_change, 0)) over symbol_bars as cash,
         coalesce(fills.fill_count, 0) as fill_count
     from bars
     inner join runs
@@ -139,6 +146,7 @@ books as materialized (
         trial,
         strategy,
         symbol as book,
+        mode,
         ts,
         bar_end_at,
         initial_cash,
@@ -147,9 +155,9 @@ books as materialized (
         position_value,
         open_positions,
         fill_count,
-        greatest(initial_cash, max(equity) over book_bars) as peak_equity,
-        equity - coalesce(lag(equity) over book_bars, initial_cash) as equity_change,
-        cash - coalesce(lag(cash) over book_bars, initial_cash) as cash_change,
+        greatest(book_cash, max(equity) over book_bars) as peak_equity,
+        equity - coalesce(lag(equity) over book_bars, book_cash) as equity_change,
+        cash - coalesce(lag(cash) over book_bars, book_cash) as cash_change,
         position_value - coalesce(lag(position_value) over book_bars, 0) as position_value_change,
         open_positions - coalesce(lag(open_positions) over book_bars, 0) as open_positions_change
     from valued
@@ -176,7 +184,7 @@ changes_per_bar as (
     group by run_id, trial, strategy, ts
 ),
 
-{#- The run's total: the average book, each book carried at its last bar; open_positions and fill_count are counts over the books. #}
+{#- The run's total: the average book (a portfolio run's one account: the sum), each book carried at its last bar; open_positions and fill_count are counts over the books. #}
 totals as (
     select
         changes_per_bar.run_id,
@@ -218,6 +226,8 @@ all_books as (
         fill_count,
         peak_equity
     from books
+    {#- A portfolio run's symbols are not books of their own: only its account's total. #}
+    where mode <> 'portfolio'
     union all
     select
         run_id,

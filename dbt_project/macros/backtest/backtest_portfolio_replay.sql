@@ -1,0 +1,456 @@
+{#-
+    Portfolio mode: the live risk review (the risk_* macros marts.risk_decisions calls), replayed
+    decision time by decision time over one simulated account. Each decision time first marks
+    the account (its equity, for the loss limits), then decides against the book the earlier
+    decisions made (backtest_paper_fills). The record lands in the temporary table
+    portfolio_record, which the model then selects; pre-hook of backtest_portfolio_decisions.
+-#}
+{% macro backtest_portfolio_replay() -%}
+    {%- set run_id = backtest_run_id() -%}
+    drop table if exists pg_temp.portfolio_orders;
+    drop table if exists pg_temp.portfolio_accounts;
+    drop table if exists pg_temp.portfolio_record;
+    create temporary table portfolio_orders (
+        run_id uuid,
+        strategy text,
+        symbol text,
+        timeframe text,
+        as_of timestamptz,
+        decision_at timestamptz,
+        decision_id uuid,
+        client_order_id text,
+        side text,
+        qty numeric,
+        order_class text,
+        take_profit_price numeric,
+        stop_loss_price numeric,
+        is_approved boolean
+    );
+    create temporary table portfolio_accounts (
+        run_id uuid,
+        snapshot_at timestamptz,
+        equity numeric,
+        last_equity numeric
+    );
+    create temporary table portfolio_record as
+    {{ backtest_portfolio_step('cast(null as timestamptz)') }}
+    with no data;
+    {%- if run_id is not none %}
+    do $replay$
+    declare
+        step_at timestamptz;
+    begin
+        for step_at in
+            select distinct decision_at
+            from {{ ref('int_backtest_portfolio_signals') }}
+            where {{ backtest_run_filter('run_id') }}
+            order by decision_at
+        loop
+            insert into pg_temp.portfolio_accounts
+            {{ backtest_portfolio_account('step_at') }};
+
+            insert into pg_temp.portfolio_record
+            {{ backtest_portfolio_step('step_at') }};
+
+            insert into pg_temp.portfolio_orders
+            select
+                run_id,
+                strategy,
+                symbol,
+                timeframe,
+                as_of,
+                decision_at,
+                decision_id,
+                client_order_id,
+                side,
+                qty,
+                order_class,
+                take_profit_price,
+                stop_loss_price,
+                is_approved
+            from pg_temp.portfolio_record
+            where as_of = step_at;
+        end loop;
+    end
+    $replay$;
+    {%- endif %}
+{%- endmacro %}
+
+
+{#- The account's book at one decision time: every fill of the earlier decisions known by then. -#}
+{% macro backtest_portfolio_book(step_at) -%}
+    runs as (
+        select
+            run_id,
+            strategy,
+            timeframe,
+            spec,
+            initial_cash,
+            slippage_bps,
+            commission_per_share,
+            commission_bps,
+            sec_fee_per_million,
+            finra_taf_per_share,
+            finra_taf_max,
+            entry_order_type,
+            time_in_force,
+            exit_order_type,
+            limit_offset,
+            stop_offset,
+            take_profit,
+            stop_loss
+        from {{ ref('stg_trading__backtest_runs') }}
+        where {{ backtest_run_filter('run_id') }}
+    ),
+
+    bars as (
+        select
+            run_id,
+            symbol,
+            timeframe,
+            bar_number,
+            ts,
+            bar_end_at,
+            open,
+            high,
+            low,
+            close
+        from {{ ref('int_backtest_bars_selected') }}
+        where {{ backtest_run_filter('run_id') }}
+    ),
+
+    decision_time as (
+        select cast({{ step_at }} as timestamptz) as as_of
+    ),
+
+    earlier_orders as (
+        select portfolio_orders.*
+        from pg_temp.portfolio_orders
+        inner join decision_time
+            on portfolio_orders.as_of < decision_time.as_of
+    ),
+
+    paper_fills_all as (
+        {{ backtest_paper_fills('earlier_orders', 'bars', 'runs') }}
+    ),
+
+    known_fills as (
+        select paper_fills_all.*
+        from paper_fills_all
+        inner join decision_time
+            on paper_fills_all.known_at <= decision_time.as_of
+    ),
+
+    paper_fills as (
+        {{ shadow_positions_accumulated('known_fills') }}
+    ),
+
+    positions_as_of as (
+        {{ risk_positions_as_of('paper_fills', 'decision_time') }}
+    )
+{%- endmacro %}
+
+
+{#- The account at a decision time: cash from the known fills, positions at the latest known close; last_equity is the previous day's last mark. -#}
+{% macro backtest_portfolio_account(step_at) -%}
+    with
+
+    {{ backtest_portfolio_book(step_at) }},
+
+    cash as (
+        select coalesce(sum(-signed_qty * price - fees), 0) as cash_change
+        from known_fills
+    ),
+
+    marked as (
+        select coalesce(sum(positions_as_of.position_qty * marks.close), 0) as position_value
+        from positions_as_of
+        cross join lateral (
+            select bars.close
+            from bars
+            inner join decision_time
+                on bars.bar_end_at <= decision_time.as_of
+            where bars.symbol = positions_as_of.symbol
+            order by bars.ts desc
+            limit 1
+        ) as marks
+    )
+
+    select
+        runs.run_id,
+        decision_time.as_of as snapshot_at,
+        runs.initial_cash + cash.cash_change + marked.position_value as equity,
+        coalesce(
+            (
+                select earlier.equity
+                from pg_temp.portfolio_accounts as earlier
+                where
+                    earlier.run_id = runs.run_id
+                    and earlier.snapshot_at
+                    < cast(
+                        cast(decision_time.as_of at time zone 'America/New_York' as date)
+                        as timestamp
+                    ) at time zone 'America/New_York'
+                order by earlier.snapshot_at desc
+                limit 1
+            ),
+            runs.initial_cash
+        ) as last_equity
+    from runs
+    cross join decision_time
+    cross join cash
+    cross join marked
+{%- endmacro %}
+
+
+{#- One decision time's review: the live rules (risk_*) over the account's own book, one account per run (book='strategy'). -#}
+{% macro backtest_portfolio_step(step_at) -%}
+    with
+
+    {{ backtest_portfolio_book(step_at) }},
+
+    signals as (
+        select
+            signals.strategy,
+            signals.symbol,
+            signals.timeframe,
+            signals.ts,
+            signals.decision_at,
+            signals.signal,
+            signals.strength,
+            signals.target_weight,
+            signals.in_position,
+            signals.reference_price
+        from {{ ref('int_backtest_portfolio_signals') }} as signals
+        inner join decision_time
+            on
+                signals.decision_at <= decision_time.as_of
+                and signals.decision_at > decision_time.as_of - interval '7 days'
+        where {{ backtest_run_filter('signals.run_id') }}
+    ),
+
+    {#- The run's recorded spec, in force over the whole window. #}
+    strategy_specs as (
+        select
+            strategy,
+            cast('-infinity' as timestamptz) as applies_from,
+            cast(null as timestamptz) as effective_to,
+            cast('live' as text) as mode,
+            timeframe,
+            {{ spec_limit_columns('spec') }},
+            entry_order_type,
+            time_in_force,
+            exit_order_type,
+            limit_offset,
+            stop_offset,
+            take_profit,
+            stop_loss
+        from runs
+    ),
+
+    assets as (
+        select
+            symbol,
+            is_fractionable
+        from {{ ref('stg_alpaca__assets') }}
+    ),
+
+    risk_limits as (
+        select
+            symbol,
+            max_position_value
+        from {{ ref('risk_limits') }}
+    ),
+
+    broker_order_rules as (
+        select
+            order_class,
+            order_type,
+            time_in_force,
+            allows_fractional
+        from {{ ref('broker_order_rules') }}
+    ),
+
+    broker_price_increments as (
+        select
+            min_price,
+            increment
+        from {{ ref('broker_price_increments') }}
+    ),
+
+    risk_policy as (
+        select
+            effective_from,
+            max_drawdown,
+            max_daily_loss,
+            max_position_weight,
+            max_gross_exposure,
+            max_net_exposure,
+            max_open_positions,
+            min_order_value,
+            max_order_value,
+            loss_streak_trades,
+            loss_streak_cooldown_bars,
+            fractional_trading
+        from {{ ref('risk_policy') }}
+    ),
+
+    account_snapshots as (
+        select
+            snapshot_at,
+            equity,
+            last_equity
+        from pg_temp.portfolio_accounts
+        where {{ backtest_run_filter('run_id') }}
+    ),
+
+    {#- Orders whose fill is not known yet, and the exit legs of a held bracket. #}
+    open_orders as (
+        select
+            decision_time.as_of,
+            earlier_orders.strategy,
+            earlier_orders.symbol,
+            false as is_exit_leg,
+            earlier_orders.client_order_id as group_client_order_id
+        from earlier_orders
+        cross join decision_time
+        where
+            earlier_orders.is_approved
+            and earlier_orders.qty > 0
+            and not exists (
+                select
+                from known_fills
+                where known_fills.order_id = earlier_orders.decision_id
+            )
+        union all
+        select
+            decision_time.as_of,
+            entries.strategy,
+            entries.symbol,
+            true,
+            entries.client_order_id
+        from known_fills as entries
+        cross join decision_time
+        where
+            entries.order_class = 'bracket'
+            and not exists (
+                select
+                from known_fills as legs
+                where legs.is_bracket_exit and legs.client_order_id = entries.client_order_id
+            )
+            and not exists (
+                select
+                from earlier_orders as sells
+                where
+                    sells.strategy = entries.strategy
+                    and sells.symbol = entries.symbol
+                    and sells.side = 'sell'
+                    and sells.is_approved
+                    and sells.decision_at > entries.decision_at
+            )
+    ),
+
+    open_positions_per_strategy as (
+        {{ risk_strategy_open_positions('positions_as_of') }}
+    ),
+
+    specs_as_of as (
+        {{ risk_specs_as_of('strategy_specs', 'decision_time') }}
+    ),
+
+    policy_as_of as (
+        {{ risk_policy_as_of('risk_policy', 'decision_time') }}
+    ),
+
+    loss_policy as (
+        select
+            max_drawdown,
+            max_daily_loss
+        from risk_policy
+        cross join decision_time
+        where risk_policy.effective_from <= decision_time.as_of
+        order by risk_policy.effective_from desc
+        limit 1
+    ),
+
+    equity_as_of as (
+        {{ risk_equity_as_of('account_snapshots', 'decision_time') }}
+    ),
+
+    latest_equity as (
+        {{ risk_latest_equity('account_snapshots', 'decision_time') }}
+    ),
+
+    reductions as (
+        {{ risk_equity_reductions('latest_equity', 'loss_policy') }}
+    ),
+
+    {#- A backtest has no manual halt, failed load or reconciliation: only the loss limits apply. #}
+    state_as_of as (
+        select
+            as_of,
+            case when exists (select from reductions) then 'REDUCING' else 'ACTIVE' end as state
+        from decision_time
+    ),
+
+    books as (
+        select
+            as_of,
+            strategy,
+            timeframe
+        from specs_as_of
+    ),
+
+    account_exposure as (
+        {{ paper_book_exposure('books', 'positions_as_of', 'bars') }}
+    ),
+
+    loss_streaks as (
+        {{ risk_loss_streaks('paper_fills', 'policy_as_of', book='strategy') }}
+    ),
+
+    exited_since_entry as (
+        {{ risk_bracket_exits('signals', 'paper_fills', 'decision_time') }}
+    ),
+
+    deciding_bars as (
+        {{ risk_deciding_bars('signals', 'decision_time') }}
+    ),
+
+    decision_inputs as (
+        {{ risk_decision_inputs(
+            deciding_bars='deciding_bars',
+            positions='positions_as_of',
+            open_positions='open_positions_per_strategy',
+            specs='specs_as_of',
+            policy='policy_as_of',
+            equity='equity_as_of',
+            exposure='account_exposure',
+            loss_streaks='loss_streaks',
+            bracket_exits='exited_since_entry',
+            trading_state='state_as_of',
+            risk_limits='risk_limits',
+            assets='assets',
+            book='strategy'
+        ) }}
+    ),
+
+    {{ risk_review(
+        'decision_inputs',
+        'open_orders',
+        'broker_order_rules',
+        'broker_price_increments',
+        var('max_signal_age_minutes'),
+        book='strategy'
+    ) }}
+
+    recorded as (
+        {{ risk_decision_record('reviewed', 'portfolio') }}
+    )
+
+    select
+        runs.run_id,
+        recorded.*
+    from recorded
+    cross join runs
+{%- endmacro %}
