@@ -84,7 +84,12 @@ def backtest(
     end: End = None,
     symbols: Symbols = None,
     cash: Cash = 100_000,
-    mode: Annotated[str, typer.Option(help="signal (each symbol its own book)")] = "signal",
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="signal (each symbol its own book) or portfolio (one account, the live risk rules)"
+        ),
+    ] = "signal",
     as_json: AsJson = False,
 ) -> None:
     """Backtest a strategy over landed history with its own signal SQL; sends no order."""
