@@ -4,10 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
-# Test processes (pytest-xdist): 0 runs in this process. `make test TEST_WORKERS=2` uses both
-# cores, but a few CLI tests still read rich's output width off the worker's terminal (80
-# columns without one) and fail there; fix those before making 2 the default.
-TEST_WORKERS ?= 0
+# Test processes (pytest-xdist): 2 uses both cores, each test module kept on one worker
+# (--dist loadscope); `make test TEST_WORKERS=0` runs everything in this process, e.g. to debug.
+TEST_WORKERS ?= 2
 # Let Python cache compiled modules: a machine that sets this recompiles prefect, dbt and pandas
 # on every start (the ephemeral Prefect server alone takes twice as long).
 unexport PYTHONDONTWRITEBYTECODE

@@ -7,11 +7,9 @@ from typing import Annotated
 
 import typer
 from loguru import logger
-from rich.console import Console
 
 from config.settings import load_settings
-
-console = Console()
+from flows.cli_common import console
 
 bench_app = typer.Typer(help="Benchmarks; results belong in docs/benchmarks.md.")
 

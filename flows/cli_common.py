@@ -10,8 +10,21 @@ from rich.console import Console
 
 from config.settings import Settings, load_settings
 
-console = Console()
-err = Console(stderr=True)
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console that sizes its output as it prints: COLUMNS then, else the terminal, else 80."""
+    made = Console(stderr=stderr)
+    # rich turns the COLUMNS it sees when a Console is built into a fixed width, and these two
+    # are built at import. A COLUMNS set afterwards (a CliRunner's env exists only while it
+    # invokes) would be ignored for whatever the importing process had: under pytest-xdist, the
+    # COLUMNS=80 that the controller's `import readline` exports to its workers. Without a fixed
+    # width rich reads COLUMNS, the terminal's size or 80 each time it lays out a line.
+    made._width = None
+    return made
+
+
+console = make_console()
+err = make_console(stderr=True)
 
 
 def settings() -> Settings:

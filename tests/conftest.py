@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from config.database import Connection, make_engine, parse_url, resolve_connection
 from config.settings import Settings
@@ -39,11 +39,33 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Connection:
     """The server tests create databases on: TEST_DATABASE_URL, else an embedded one."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        return parse_url(url)
-    home = tmp_path_factory.mktemp("embedded")
-    return resolve_connection(Settings(database_url=None, trading_home=home)).with_dbname(
-        "postgres"
-    )
+        server = parse_url(url)
+    else:
+        home = tmp_path_factory.mktemp("embedded")
+        server = resolve_connection(Settings(database_url=None, trading_home=home)).with_dbname(
+            "postgres"
+        )
+    _make_reader_role(server)
+    return server
+
+
+def _make_reader_role(server: Connection) -> None:
+    """Create the dashboard's role before any test migrates a database.
+
+    A role belongs to the whole server, not to one database: the raw migration creates it if it
+    is missing, and two pytest-xdist workers migrating their first databases at once on a new
+    server would both find it missing and one would fail on the other's. Made here, tolerating
+    a worker that got there first, every migration finds it.
+    """
+    engine = make_engine(server).execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(
+            text(
+                "do $$ begin create role trading_reader nologin;"
+                " exception when duplicate_object or unique_violation then null; end $$"
+            )
+        )
+    engine.dispose()
 
 
 @pytest.fixture
