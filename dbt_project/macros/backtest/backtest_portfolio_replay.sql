@@ -69,7 +69,7 @@
                 stop_loss_price,
                 is_approved
             from pg_temp.portfolio_record
-            where as_of = step_at;
+            where as_of = step_at and is_approved and qty > 0;
         end loop;
     end
     $replay$;
@@ -103,7 +103,8 @@
         where {{ backtest_run_filter('run_id') }}
     ),
 
-    bars as (
+    {#- Not materialized: the lookups below use the bars' indexes. #}
+    bars as not materialized (
         select
             run_id,
             symbol,
@@ -169,7 +170,7 @@
             select bars.close
             from bars
             inner join decision_time
-                on bars.bar_end_at <= decision_time.as_of
+                on bars.bar_end_at <= decision_time.as_of and bars.ts < decision_time.as_of
             where bars.symbol = positions_as_of.symbol
             order by bars.ts desc
             limit 1
@@ -401,7 +402,7 @@
         from specs_as_of
     ),
 
-    account_exposure as (
+    account_exposure as materialized (
         {{ paper_book_exposure('books', 'positions_as_of', 'bars') }}
     ),
 

@@ -18,6 +18,8 @@
             {{ bars }}.symbol = {{ positions }}.symbol
             and {{ bars }}.timeframe = {{ books }}.timeframe
             and {{ bars }}.bar_end_at <= {{ books }}.as_of
+            {#- Implied (a bar starts before it ends); lets an index on ts bound the search. #}
+            and {{ bars }}.ts < {{ books }}.as_of
         order by {{ bars }}.ts desc
         limit 1
     ) as marks on true
