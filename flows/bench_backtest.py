@@ -9,10 +9,10 @@ a halted day) are COPY'd into raw.bars of a scratch database and dbt builds the 
 (b) a grid of its parameters, as `trading sweep` runs it (`flows.sweep.run_sweep`): the whole
     grid in one build unless --chunk-size splits it;
 (c) the same grid in vectorbt and (d) backtrader on a subset (flows/bench_backtest_yardsticks.py);
-(e) a portfolio-mode backtest of the three shipped strategies, once `trading backtest` takes
-    `--mode portfolio`.
+(e) a portfolio-mode backtest of each of the three shipped strategies (one account per run, the
+    live risk rules replayed bar by bar: marts.backtest_portfolio_decisions).
 
-A step whose entry point is not built says so instead of a number; a step that fails says why.
+A step that fails says why instead of a number.
 """
 
 from __future__ import annotations
@@ -407,16 +407,14 @@ def step_sweep(bench: Bench, chunk_size: int | None, workers: int) -> Step:
 
 
 def step_portfolio(bench: Bench) -> Step:
-    """(e): portfolio mode of the three shipped strategies, once `trading backtest` accepts
-    --mode portfolio (one run per strategy, in turn, until a run can hold several)."""
+    """(e): portfolio mode of the three shipped strategies, one run each, in turn (a run is one
+    strategy's account)."""
     names = [spec.name for spec in bench.specs]
     name = f"(e) portfolio-mode backtest, {', '.join(names)}"
     request = BacktestRequest(strategy=names[0], symbols=tuple(bench.symbols), mode="portfolio")
     try:
         check_request(bench.engine, request, bench.specs)
     except BacktestInputError as error:
-        if "not built yet" in str(error):
-            return Step("e", name, "not built yet", note=str(error))
         return Step("e", name, f"failed: {error}")
 
     def work() -> tuple[int, str]:
