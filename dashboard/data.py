@@ -95,6 +95,12 @@ def backtest_equity(run_id: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def backtest_portfolio_decisions(run_id: str) -> pd.DataFrame:
+    """Cached `queries.backtest_portfolio_decisions`."""
+    return queries.backtest_portfolio_decisions(engine(), run_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def backtest_trades(run_id: str) -> pd.DataFrame:
     """Cached `queries.backtest_trades`."""
     return queries.backtest_trades(engine(), run_id)

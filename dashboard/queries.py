@@ -364,6 +364,23 @@ def backtest_trades(engine: Engine, run_id: str) -> pd.DataFrame:
     )
 
 
+def backtest_portfolio_decisions(engine: Engine, run_id: str) -> pd.DataFrame:
+    """A portfolio-mode run's decisions, as the live risk review made them, in time order."""
+    return _read(
+        engine,
+        "marts.backtest_portfolio_decisions",
+        """
+        select
+            as_of, symbol, side, qty, outcome, rejection_reason, reference_price, equity,
+            current_qty, open_positions, max_positions, trading_state
+        from marts.backtest_portfolio_decisions
+        where run_id = cast(:run_id as uuid)
+        order by as_of, symbol
+        """,
+        {"run_id": run_id},
+    )
+
+
 def backtest_bars(engine: Engine, run_id: str, symbol: str) -> pd.DataFrame:
     """One symbol's bars and indicators in a run's window and timeframe, oldest first."""
     return _read(

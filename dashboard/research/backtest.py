@@ -206,8 +206,41 @@ def _trades_table(trades: pd.DataFrame) -> None:
     )
 
 
+def _decisions(run_id: str) -> None:
+    """A portfolio run's decisions: how many of each outcome and reason, then every one."""
+    decisions = data.load("decisions for this run", data.backtest_portfolio_decisions, run_id)
+    if decisions is None:
+        return
+    st.subheader("Decisions")
+    reasons = decisions["rejection_reason"].fillna(decisions["outcome"])
+    counts = reasons.value_counts().rename_axis("decision").reset_index(name="count")
+    st.dataframe(counts, hide_index=True, key="backtest_decision_counts")
+    st.dataframe(
+        decisions,
+        hide_index=True,
+        column_config={
+            "as_of": columns.market_time("Decided at"),
+            "symbol": "Symbol",
+            "side": "Side",
+            "qty": columns.quantity("Qty"),
+            "outcome": "Outcome",
+            "rejection_reason": "Reason",
+            "reference_price": columns.money("Close"),
+            "equity": columns.money("Equity"),
+            "current_qty": columns.quantity("Held"),
+            "open_positions": st.column_config.NumberColumn("Open positions", format="%d"),
+            "max_positions": st.column_config.NumberColumn("Max positions", format="%d"),
+            "trading_state": "State",
+        },
+    )
+    st.caption(
+        "Portfolio mode: at every bar end the live risk review decided against the one account; "
+        "a rejected buy is decided again at the next bar end, as the live cycle retries it."
+    )
+
+
 def show(run: pd.Series) -> None:
-    """A finished backtest's headline, equity, metrics and trades."""
+    """A finished backtest's headline, equity, metrics and trades; a portfolio run's decisions."""
     performance = data.load("metrics for this run", data.backtest_performance, run["run_id"])
     if performance is None:
         return
@@ -219,9 +252,11 @@ def show(run: pd.Series) -> None:
         _metrics_tables(performance.iloc[0])
     never = "the strategy never entered in its window"
     trades = data.load_or_hint("trades in this run", never, data.backtest_trades, run["run_id"])
-    if trades is None:
-        return
-    with st.container(key="backtest_candles"):
-        _trades_on_candles(run, trades)
-    with st.container(key="backtest_trades"):
-        _trades_table(trades)
+    if trades is not None:
+        with st.container(key="backtest_candles"):
+            _trades_on_candles(run, trades)
+        with st.container(key="backtest_trades"):
+            _trades_table(trades)
+    if run["mode"] == "portfolio":
+        with st.container(key="backtest_decisions"):
+            _decisions(run["run_id"])

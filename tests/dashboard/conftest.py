@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 from config.database import Connection, make_engine
 from config.settings import Settings
 from dashboard.launch import streamlit_command
-from flows.backtest import BacktestRequest, record_run
+from flows.backtest import BacktestRequest, record_run, run_backtest
 from flows.cli import app
 from flows.dbt import run_dbt
 from flows.sweep import SweepRequest, run_sweep
@@ -380,15 +380,18 @@ SWEEP_GRID = "oversold=30:45:5,exit_above=55,60,65"  # 4 × 3 points, all valid
 SWEEP_OBJECTIVE = "total_return"  # defined for every trial, even one that never trades
 WALKFORWARD_GRID = "oversold=40,45,exit_above=55,65"
 WALKFORWARD_TRAIN, WALKFORWARD_TEST = "20d", "10d"  # two folds in the sessions landed
+PORTFOLIO_STRATEGY = "bollinger_breakout"  # brackets: legs, re-entry refusals
 
 
 @dataclass(frozen=True)
 class Research:
-    """A sweep and a walk-forward, recorded and built by the research commands' functions."""
+    """A sweep, a walk-forward and a portfolio-mode backtest, recorded and built by the research
+    commands' functions."""
 
     connection: Connection
     sweep_id: str
     walkforward_id: str
+    portfolio_id: str
 
 
 def build_research(connection: Connection, home: Path) -> Research:
@@ -429,10 +432,21 @@ def build_research(connection: Connection, home: Path) -> Research:
             SweepRequest(request, SWEEP_GRID, SWEEP_OBJECTIVE),
             upstream_built=True,
         )
+        portfolio = run_backtest(
+            settings,
+            connection,
+            engine,
+            BacktestRequest(
+                strategy=PORTFOLIO_STRATEGY, symbols=RESEARCH_SYMBOLS, mode="portfolio"
+            ),
+            upstream_built=True,
+        )
         grant_reader(engine)
     finally:
         engine.dispose()
-    return Research(connection, str(sweep["sweep_id"]), str(walkforward["run_id"]))
+    return Research(
+        connection, str(sweep["sweep_id"]), str(walkforward["run_id"]), str(portfolio["run_id"])
+    )
 
 
 def grant_reader(engine: Engine) -> None:

@@ -1,6 +1,7 @@
 """The Backtests page in a real browser: a backtest's equity against buy and hold, its metrics
-and its trades on the candles; a sweep's heatmap and deflated Sharpe ratio; a walk-forward's
-folds and stitched curve. Every run was recorded and built by the research commands' code."""
+and its trades on the candles; a portfolio run's decisions; a sweep's heatmap and deflated
+Sharpe ratio; a walk-forward's folds and stitched curve. Every run was recorded and built by the
+research commands' code."""
 
 from __future__ import annotations
 
@@ -140,17 +141,18 @@ def test_a_backtest_shows_equity_against_buy_and_hold_its_metrics_and_trades_on_
 def test_research_runs_are_listed_without_their_chunks_and_folds(
     research: Research, research_app: str, page: Page
 ) -> None:
-    """The walk-forward made a sweep and a backtest per fold; only it and the sweep are listed."""
+    """The walk-forward made a sweep and a backtest per fold; only it, the sweep and the
+    portfolio backtest are listed."""
     recorded = _rows(research.connection, "select kind, parent_run_id from raw.backtest_runs")
     assert len([r for r in recorded if r["parent_run_id"] is not None]) == 4  # two folds × two
     page.goto(f"{research_app}backtests")
 
     runs = page.locator(".st-key-backtest_runs").get_by_test_id("stDataFrame")
-    expect(runs.locator("tr")).to_have_count(3)  # the header, the sweep, the walk-forward
+    expect(runs.locator("tr")).to_have_count(4)  # the header, the three runs
     expect(runs).to_contain_text("sweep")
     expect(runs).to_contain_text("walkforward")
     expect(page.get_by_role("combobox", name="Run")).to_have_value(
-        re.compile(f" · sweep · .* · {research.sweep_id[:8]}$")  # the newest
+        re.compile(f" · backtest · .* · {research.portfolio_id[:8]}$")  # the newest
     )
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
@@ -251,3 +253,42 @@ def test_a_walkforward_shows_its_folds_the_stitched_curve_and_its_efficiency(
     expect(chart.locator(".legendtext")).to_have_text(["Equity", "Drawdown"])
     expect(page.get_by_test_id("stException")).to_have_count(0)
     page.screenshot(path=str(tmp_path / "walkforward.png"), full_page=True)
+
+
+def test_a_portfolio_backtest_shows_every_decision_and_how_many_of_each(
+    research: Research, research_app: str, page: Page, tmp_path: Path
+) -> None:
+    """A count per outcome or rejection reason of marts.backtest_portfolio_decisions, and the
+    decisions in time order."""
+    decisions = _rows(
+        research.connection,
+        "select coalesce(rejection_reason, outcome) as decision"
+        " from marts.backtest_portfolio_decisions where run_id = :id",
+        id=research.portfolio_id,
+    )
+    assert decisions, "the portfolio run should have decided something"
+    counts: dict[str, int] = {}
+    for row in decisions:
+        counts[row["decision"]] = counts.get(row["decision"], 0) + 1
+    page.goto(f"{research_app}backtests")
+    _choose(page, "Run", re.compile(research.portfolio_id[:8]))
+
+    section = page.locator(".st-key-backtest_decisions")
+    expect(section.get_by_text("Decisions", exact=True)).to_be_visible()
+    tables = section.get_by_test_id("stDataFrame")
+    expect(tables).to_have_count(2)
+    expect(tables.nth(0).locator("tr")).to_have_count(len(counts) + 1)
+    for decision, count in counts.items():
+        expect(tables.nth(0)).to_contain_text(f"{decision}{count}")
+    # The decisions table draws the rows in view (a virtual grid): the first ones are there.
+    first = _rows(
+        research.connection,
+        "select symbol, side, coalesce(rejection_reason, outcome) as decision"
+        " from marts.backtest_portfolio_decisions where run_id = :id"
+        " order by as_of, symbol limit 1",
+        id=research.portfolio_id,
+    )[0]
+    expect(tables.nth(1).locator("tr").nth(1)).to_contain_text(first["symbol"])
+    expect(tables.nth(1).locator("tr").nth(1)).to_contain_text(first["decision"])
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    page.screenshot(path=str(tmp_path / "portfolio.png"), full_page=True)

@@ -360,13 +360,32 @@ def research_reader(research: Research) -> Iterator[Engine]:
 def test_backtest_runs_leave_out_the_runs_a_sweep_or_walkforward_made(
     research: Research, research_reader: Engine
 ) -> None:
-    """Only the walk-forward and the sweep: not the folds' sweeps and test backtests."""
+    """The portfolio backtest, the sweep and the walk-forward, newest first: not the folds'
+    sweeps and test backtests. A sweep and a walk-forward have no headline numbers."""
     runs = queries.backtest_runs(research_reader)
     assert [(str(r.run_id), r.kind) for r in runs.itertuples()] == [
+        (research.portfolio_id, "backtest"),
         (research.sweep_id, "sweep"),
         (research.walkforward_id, "walkforward"),
     ]
-    assert runs[["final_equity", "total_return", "trade_count"]].isna().all().all()
+    assert runs.iloc[0]["mode"] == "portfolio" and runs.iloc[0]["final_equity"] > 0
+    headline = runs.iloc[1:][["final_equity", "total_return", "trade_count"]]
+    assert headline.isna().all().all()
+
+
+def test_a_portfolio_runs_decisions_are_its_record_in_time_order(
+    research: Research, research_reader: Engine
+) -> None:
+    """Every decision of the replay, oldest first, each with its outcome and, when rejected,
+    the first reason."""
+    decisions = queries.backtest_portfolio_decisions(research_reader, research.portfolio_id)
+    assert not decisions.empty
+    assert decisions["as_of"].is_monotonic_increasing
+    assert set(decisions["outcome"]) <= {"approved", "reduced", "rejected"}
+    rejected = decisions["outcome"] == "rejected"
+    assert decisions.loc[rejected, "rejection_reason"].notna().all()
+    assert decisions.loc[~rejected, "rejection_reason"].isna().all()
+    assert queries.backtest_portfolio_decisions(research_reader, research.sweep_id).empty
 
 
 def test_a_sweeps_trials_carry_their_parameters_and_rank(
