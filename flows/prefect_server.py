@@ -74,7 +74,7 @@ def prefect_api(scheduler: bool = False) -> Iterator[str]:
                 finally:
                     # A failed run's logs matter most: send them whatever ended the block.
                     if not server.exited():
-                        _drain_prefect_workers()
+                        drain_prefect_workers()
         except Exception as error:
             if server.exited():
                 raise PrefectServerError(server.failure()) from error
@@ -172,13 +172,23 @@ class LocalPrefectServer:
             self._log.close()
 
 
-def _drain_prefect_workers() -> None:
-    """Send the logs and events Prefect still queues, while the server is there to take them."""
+def drain_prefect_workers() -> None:
+    """Send the logs and events Prefect still queues, while the server is there to take them.
+
+    Drained from a thread of its own: where this thread has an event loop running (a caller's
+    async code, a sync Playwright session), Prefect's `drain_all` returns a coroutine instead
+    of waiting, and the last lines would be lost.
+    """
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
-    APILogWorker.drain_all(timeout=DRAIN_SECONDS, at_exit=False)
-    EventsWorker.drain_all(timeout=DRAIN_SECONDS, at_exit=False)
+    def drain() -> None:
+        APILogWorker.drain_all(timeout=DRAIN_SECONDS, at_exit=False)
+        EventsWorker.drain_all(timeout=DRAIN_SECONDS, at_exit=False)
+
+    drainer = threading.Thread(target=drain, name="prefect-drain")
+    drainer.start()
+    drainer.join()
 
 
 def _die_with(parent: int) -> None:

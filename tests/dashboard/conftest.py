@@ -586,9 +586,11 @@ def unreachable_app(postgres_server: Connection, tmp_path: Path) -> Iterator[str
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless system Chromium; Playwright never downloads a browser."""
+    """Headless system Chromium; Playwright never downloads a browser. One per module: a sync
+    Playwright session keeps an event loop running on this thread, which must not leak into
+    the tests a pytest-xdist worker runs next (Prefect then hands back coroutines)."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
     # The first run of a fresh Streamlit server imports pandas and Plotly: allow for it.

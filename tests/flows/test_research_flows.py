@@ -4,7 +4,6 @@ back to the same request (what a worker's run receives)."""
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 import uuid
@@ -16,15 +15,13 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import FlowRun, TaskRun
-from prefect.events.worker import EventsWorker
 from prefect.states import State
-from prefect.utilities.asyncutils import run_coro_as_sync
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from flows.backtest import BacktestRequest
 from flows.cli import app
-from flows.prefect_server import prefect_api
+from flows.prefect_server import drain_prefect_workers, prefect_api
 from flows.research_flows import backtest, sweep, walkforward
 from flows.sweep import SweepRequest
 from flows.walkforward import WalkForwardRequest
@@ -78,9 +75,6 @@ def _comparable(value: Any) -> Any:
 def _ran(state: State[dict[str, Any]]) -> tuple[dict[str, Any], FlowRun]:
     """A finished flow's result and its flow run as the Prefect API has it."""
     result = state.result()
-    if inspect.isawaitable(result):
-        # Called where an event loop runs (an earlier test's), Prefect hands back a coroutine.
-        result = run_coro_as_sync(result)
     assert isinstance(result, dict)
     assert json.loads(json.dumps(result)) == result  # JSON-ready as it is
     with get_client(sync_client=True) as client:
@@ -91,7 +85,7 @@ def _ran(state: State[dict[str, Any]]) -> tuple[dict[str, Any], FlowRun]:
 
 def _task_runs(flow_run_id: uuid.UUID, count: int) -> list[TaskRun]:
     """The flow run's task runs once `count` of them are recorded in a final state."""
-    EventsWorker.drain_all(timeout=10, at_exit=False)
+    drain_prefect_workers()
     deadline = time.monotonic() + TASK_RUNS_DEADLINE_SECONDS
     runs: list[TaskRun] = []
     with get_client(sync_client=True) as client:
