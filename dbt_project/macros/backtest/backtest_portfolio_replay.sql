@@ -4,10 +4,19 @@
     the account (its equity, for the loss limits), then decides against the book the earlier
     decisions made (backtest_paper_fills). The record lands in the temporary table
     portfolio_record, which the model then selects; pre-hook of backtest_portfolio_decisions.
+
+    Kept up as the replay goes, so that no decision time recomputes the history: the paper
+    fills of every order so far (portfolio_fills: an order's are added when it is decided, and
+    a sell removes the fills of the symbol's earlier bracket legs from its decision on) and, at
+    each decision time, the fills known by then accumulated into positions (portfolio_book).
+    Each decision time reads only what its review looks at: the newest signal and buy of each
+    symbol (int_backtest_portfolio_signals' in_force ranges) and the latest and peak marks.
 -#}
 {% macro backtest_portfolio_replay() -%}
     {%- set run_id = backtest_run_id() -%}
     drop table if exists pg_temp.portfolio_orders;
+    drop table if exists pg_temp.portfolio_fills;
+    drop table if exists pg_temp.portfolio_book;
     drop table if exists pg_temp.portfolio_accounts;
     drop table if exists pg_temp.portfolio_record;
     create temporary table portfolio_orders (
@@ -26,19 +35,39 @@
         stop_loss_price numeric,
         is_approved boolean
     );
+    create index on portfolio_orders (as_of);
+    create temporary table portfolio_fills as
+    with
+    {{ backtest_portfolio_inputs() }},
+    paper_fills as (
+        {{ backtest_paper_fills('pg_temp.portfolio_orders', 'bars', 'runs') }}
+    )
+    select * from paper_fills
+    with no data;
+    create index on portfolio_fills (symbol);
+    create temporary table portfolio_book as
+    with known_fills as (select * from pg_temp.portfolio_fills)
+    {{ shadow_positions_accumulated('known_fills') }}
+    with no data;
     create temporary table portfolio_accounts (
         run_id uuid,
         snapshot_at timestamptz,
         equity numeric,
         last_equity numeric
     );
+    create index on portfolio_accounts (snapshot_at);
+    create index on portfolio_accounts (equity);
     create temporary table portfolio_record as
     {{ backtest_portfolio_step('cast(null as timestamptz)') }}
     with no data;
+    create index on portfolio_record (as_of);
     {%- if run_id is not none %}
+    {#- One plan per statement for the whole loop: planning these reviews anew at every decision time costs as much as running them. #}
+    set local plan_cache_mode = force_generic_plan;
     do $replay$
     declare
         step_at timestamptz;
+        steps integer := 0;
     begin
         for step_at in
             select distinct decision_at
@@ -46,6 +75,22 @@
             where {{ backtest_run_filter('run_id') }}
             order by decision_at
         loop
+            {#- Statistics at 1, 2, 4, 8 … steps, so that the cached plans fit the tables' size. #}
+            steps := steps + 1;
+            if steps & (steps - 1) = 0 then
+                analyze pg_temp.portfolio_orders;
+                analyze pg_temp.portfolio_fills;
+                analyze pg_temp.portfolio_book;
+                analyze pg_temp.portfolio_accounts;
+                analyze pg_temp.portfolio_record;
+            end if;
+            truncate pg_temp.portfolio_book;
+            insert into pg_temp.portfolio_book
+            with known_fills as (
+                select * from pg_temp.portfolio_fills where known_at <= step_at
+            )
+            {{ shadow_positions_accumulated('known_fills') }};
+
             insert into pg_temp.portfolio_accounts
             {{ backtest_portfolio_account('step_at') }};
 
@@ -70,6 +115,28 @@
                 is_approved
             from pg_temp.portfolio_record
             where as_of = step_at and is_approved and qty > 0;
+
+            {#- A sell cuts the legs of the symbol's earlier brackets from its decision on. #}
+            delete from pg_temp.portfolio_fills as legs
+            using pg_temp.portfolio_orders as sells
+            where
+                sells.as_of = step_at
+                and sells.side = 'sell'
+                and legs.is_bracket_exit
+                and legs.symbol = sells.symbol
+                and legs.strategy = sells.strategy
+                and legs.decision_at < sells.decision_at
+                and legs.filled_at >= sells.decision_at;
+            insert into pg_temp.portfolio_fills
+            with
+            {{ backtest_portfolio_inputs() }},
+            ordered as (
+                select * from pg_temp.portfolio_orders where as_of = step_at
+            ),
+            paper_fills as (
+                {{ backtest_paper_fills('ordered', 'bars', 'runs') }}
+            )
+            select * from paper_fills;
         end loop;
     end
     $replay$;
@@ -77,8 +144,8 @@
 {%- endmacro %}
 
 
-{#- The account's book at one decision time: every fill of the earlier decisions known by then. -#}
-{% macro backtest_portfolio_book(step_at) -%}
+{#- The run's costs and bars, as every statement of the replay reads them. -#}
+{% macro backtest_portfolio_inputs() -%}
     runs as (
         select
             run_id,
@@ -118,7 +185,13 @@
             close
         from {{ ref('int_backtest_bars_selected') }}
         where {{ backtest_run_filter('run_id') }}
-    ),
+    )
+{%- endmacro %}
+
+
+{#- The account's book at one decision time: the orders decided before it and the fills of them known by then (portfolio_book). -#}
+{% macro backtest_portfolio_book(step_at) -%}
+    {{ backtest_portfolio_inputs() }},
 
     decision_time as (
         select cast({{ step_at }} as timestamptz) as as_of
@@ -131,19 +204,13 @@
             on portfolio_orders.as_of < decision_time.as_of
     ),
 
-    paper_fills_all as (
-        {{ backtest_paper_fills('earlier_orders', 'bars', 'runs') }}
-    ),
-
+    {#- Accumulated: the fills' columns with the position after each (shadow_positions_accumulated). #}
     known_fills as (
-        select paper_fills_all.*
-        from paper_fills_all
-        inner join decision_time
-            on paper_fills_all.known_at <= decision_time.as_of
+        select * from pg_temp.portfolio_book
     ),
 
     paper_fills as (
-        {{ shadow_positions_accumulated('known_fills') }}
+        select * from pg_temp.portfolio_book
     ),
 
     positions_as_of as (
@@ -169,9 +236,10 @@
         cross join lateral (
             select bars.close
             from bars
-            inner join decision_time
-                on bars.bar_end_at <= decision_time.as_of and bars.ts < decision_time.as_of
-            where bars.symbol = positions_as_of.symbol
+            where
+                bars.symbol = positions_as_of.symbol
+                and bars.bar_end_at <= cast({{ step_at }} as timestamptz)
+                and bars.ts < cast({{ step_at }} as timestamptz)
             order by bars.ts desc
             limit 1
         ) as marks
@@ -227,7 +295,13 @@
             on
                 signals.decision_at <= decision_time.as_of
                 and signals.decision_at > decision_time.as_of - interval '7 days'
-        where {{ backtest_run_filter('signals.run_id') }}
+        where
+            {{ backtest_run_filter('signals.run_id') }}
+            {#- Only the rows the review reads: each symbol's newest signal and newest buy. #}
+            and (
+                signals.in_force @> cast({{ step_at }} as timestamptz)
+                or signals.buy_in_force @> cast({{ step_at }} as timestamptz)
+            )
     ),
 
     {#- The run's recorded spec, in force over the whole window. #}
@@ -251,16 +325,41 @@
 
     {{ risk_reference_inputs() }}
 
+    {#- The marks the loss limits read (the latest, and the peak for the drawdown): all the others would change nothing. #}
     account_snapshots as (
-        select
-            snapshot_at,
-            equity,
-            last_equity
-        from pg_temp.portfolio_accounts
-        where {{ backtest_run_filter('run_id') }}
+        (
+            select
+                snapshot_at,
+                equity,
+                last_equity
+            from pg_temp.portfolio_accounts
+            order by snapshot_at desc
+            limit 1
+        )
+        union
+        (
+            select
+                snapshot_at,
+                equity,
+                last_equity
+            from pg_temp.portfolio_accounts
+            order by equity desc
+            limit 1
+        )
     ),
 
-    {#- Orders whose fill is not known yet, and the exit legs of a held bracket. #}
+    {#- The newest sell of each symbol: the legs of the brackets decided before it are cancelled. #}
+    last_sells as (
+        select
+            strategy,
+            symbol,
+            max(decision_at) as sold_at
+        from earlier_orders
+        where side = 'sell' and is_approved
+        group by strategy, symbol
+    ),
+
+    {#- Orders whose fill is not known yet, and the exit legs of a held bracket (hashed lookups: these lists grow with the replay). #}
     open_orders as (
         select
             decision_time.as_of,
@@ -273,11 +372,7 @@
         where
             earlier_orders.is_approved
             and earlier_orders.qty > 0
-            and not exists (
-                select
-                from known_fills
-                where known_fills.order_id = earlier_orders.decision_id
-            )
+            and earlier_orders.decision_id not in (select known_fills.order_id from known_fills)
         union all
         select
             decision_time.as_of,
@@ -287,23 +382,16 @@
             entries.client_order_id
         from known_fills as entries
         cross join decision_time
+        left join last_sells
+            on entries.strategy = last_sells.strategy and entries.symbol = last_sells.symbol
         where
             entries.order_class = 'bracket'
-            and not exists (
-                select
+            and entries.client_order_id not in (
+                select legs.client_order_id
                 from known_fills as legs
-                where legs.is_bracket_exit and legs.client_order_id = entries.client_order_id
+                where legs.is_bracket_exit
             )
-            and not exists (
-                select
-                from earlier_orders as sells
-                where
-                    sells.strategy = entries.strategy
-                    and sells.symbol = entries.symbol
-                    and sells.side = 'sell'
-                    and sells.is_approved
-                    and sells.decision_at > entries.decision_at
-            )
+            and coalesce(last_sells.sold_at <= entries.decision_at, true)
     ),
 
     open_positions_per_strategy as (

@@ -21,7 +21,9 @@ evaluated as (
         cast(null as double precision) as strength,
         cast(null as numeric) as target_weight,
         cast(null as boolean) as in_position,
-        cast(null as numeric) as reference_price
+        cast(null as numeric) as reference_price,
+        cast(null as timestamptz) as next_decision_at,
+        cast(null as timestamptz) as next_buy_decision_at
     where false
     {%- else %}
     select
@@ -35,7 +37,13 @@ evaluated as (
         strength,
         target_weight,
         in_position,
-        reference_price
+        reference_price,
+        lead(decision_at) over (
+            partition by symbol, timeframe order by decision_at, ts
+        ) as next_decision_at,
+        lead(decision_at) over (
+            partition by symbol, timeframe, signal = 'buy' order by decision_at, ts
+        ) as next_buy_decision_at
     from {{ ref('int_' ~ run.strategy ~ '__signals') }}
     where trial = 1 and ts >= cast({{ sql_literal(run.start_at) }} as timestamptz)
     {%- endif %}
@@ -53,7 +61,11 @@ final as (
         cast(strength as double precision) as strength,
         cast(target_weight as numeric) as target_weight,
         cast(in_position as boolean) as in_position,
-        cast(reference_price as numeric) as reference_price
+        cast(reference_price as numeric) as reference_price,
+        tstzrange(decision_at, next_decision_at) as in_force,
+        case
+            when signal = 'buy' then tstzrange(decision_at, next_buy_decision_at)
+        end as buy_in_force
     from evaluated
 )
 
