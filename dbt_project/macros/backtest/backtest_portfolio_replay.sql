@@ -10,15 +10,24 @@
     a sell removes the fills of the symbol's earlier bracket legs from its decision on) and, at
     each decision time, the fills known by then accumulated into positions (portfolio_book).
     Each decision time reads only what its review looks at: the newest signal and buy of each
-    symbol (int_backtest_portfolio_signals' in_force ranges) and the latest and peak marks.
+    symbol and its buys of the last 7 days (backtest_portfolio_signals_read) and the latest
+    and peak marks.
 -#}
 {% macro backtest_portfolio_replay() -%}
     {%- set run_id = backtest_run_id() -%}
+    drop table if exists pg_temp.portfolio_symbols;
     drop table if exists pg_temp.portfolio_orders;
     drop table if exists pg_temp.portfolio_fills;
     drop table if exists pg_temp.portfolio_book;
     drop table if exists pg_temp.portfolio_accounts;
     drop table if exists pg_temp.portfolio_record;
+    create temporary table portfolio_symbols as
+    select distinct
+        strategy,
+        symbol
+    from {{ ref('int_backtest_portfolio_signals') }}
+    where {{ backtest_run_filter('run_id') }};
+    analyze portfolio_symbols;
     create temporary table portfolio_orders (
         run_id uuid,
         strategy text,
@@ -215,6 +224,11 @@
 
     positions_as_of as (
         {{ risk_positions_as_of('paper_fills', 'decision_time') }}
+    ),
+
+    {#- The positions held (a closed one marks to nothing): what the marks look up. #}
+    held_positions as (
+        select * from positions_as_of where position_qty <> 0
     )
 {%- endmacro %}
 
@@ -231,13 +245,13 @@
     ),
 
     marked as (
-        select coalesce(sum(positions_as_of.position_qty * marks.close), 0) as position_value
-        from positions_as_of
+        select coalesce(sum(held_positions.position_qty * marks.close), 0) as position_value
+        from held_positions
         cross join lateral (
             select bars.close
             from bars
             where
-                bars.symbol = positions_as_of.symbol
+                bars.symbol = held_positions.symbol
                 and bars.bar_end_at <= cast({{ step_at }} as timestamptz)
                 and bars.ts < cast({{ step_at }} as timestamptz)
             order by bars.ts desc
@@ -278,30 +292,9 @@
 
     {{ backtest_portfolio_book(step_at) }},
 
+    {#- Only the rows the review reads (risk_deciding_bars, risk_bracket_exits): each symbol's newest signal, and the buys of the last 7 days. #}
     signals as (
-        select
-            signals.strategy,
-            signals.symbol,
-            signals.timeframe,
-            signals.ts,
-            signals.decision_at,
-            signals.signal,
-            signals.strength,
-            signals.target_weight,
-            signals.in_position,
-            signals.reference_price
-        from {{ ref('int_backtest_portfolio_signals') }} as signals
-        inner join decision_time
-            on
-                signals.decision_at <= decision_time.as_of
-                and signals.decision_at > decision_time.as_of - interval '7 days'
-        where
-            {{ backtest_run_filter('signals.run_id') }}
-            {#- Only the rows the review reads: each symbol's newest signal and newest buy. #}
-            and (
-                signals.in_force @> cast({{ step_at }} as timestamptz)
-                or signals.buy_in_force @> cast({{ step_at }} as timestamptz)
-            )
+        {{ backtest_portfolio_signals_read(step_at) }}
     ),
 
     {#- The run's recorded spec, in force over the whole window. #}
@@ -446,7 +439,7 @@
     ),
 
     account_exposure as materialized (
-        {{ paper_book_exposure('books', 'positions_as_of', 'bars') }}
+        {{ paper_book_exposure('books', 'held_positions', 'bars') }}
     ),
 
     loss_streaks as (
@@ -497,4 +490,61 @@
         recorded.*
     from recorded
     cross join runs
+{%- endmacro %}
+
+
+{#-
+    The signals a decision time's review reads, through the model's indexes: the signals known
+    at this bar end; for a symbol without one (a gap, a halt), its newest earlier one within the
+    7 days risk_deciding_bars looks at; and every buy of those 7 days (risk_bracket_exits takes
+    each symbol's newest). A signal is known at its bar's end, after the bar starts, so the
+    newest bar is the newest signal.
+-#}
+{% macro backtest_portfolio_signals_read(step_at) -%}
+    {%- set columns = [
+        'strategy', 'symbol', 'timeframe', 'ts', 'decision_at', 'signal', 'strength',
+        'target_weight', 'in_position', 'reference_price'
+    ] -%}
+    with
+
+    at_step as (
+        select {% for column in columns %}signals.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+        from {{ ref('int_backtest_portfolio_signals') }} as signals
+        where
+            {{ backtest_run_filter('signals.run_id') }}
+            and signals.decision_at = cast({{ step_at }} as timestamptz)
+    )
+
+    select * from at_step
+    union all
+    select newest.*
+    from pg_temp.portfolio_symbols as symbols
+    cross join lateral (
+        select {% for column in columns %}signals.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+        from {{ ref('int_backtest_portfolio_signals') }} as signals
+        where
+            {{ backtest_run_filter('signals.run_id') }}
+            and signals.strategy = symbols.strategy
+            and signals.symbol = symbols.symbol
+            and signals.ts < cast({{ step_at }} as timestamptz)
+            {#- Bounds the index scan: a bar ends well within a week of its start. #}
+            and signals.ts > cast({{ step_at }} as timestamptz) - interval '14 days'
+            and signals.decision_at < cast({{ step_at }} as timestamptz)
+            and signals.decision_at > cast({{ step_at }} as timestamptz) - interval '7 days'
+        order by signals.ts desc
+        limit 1
+    ) as newest
+    where not exists (
+        select
+        from at_step
+        where at_step.strategy = symbols.strategy and at_step.symbol = symbols.symbol
+    )
+    union all
+    select {% for column in columns %}signals.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+    from {{ ref('int_backtest_portfolio_signals') }} as signals
+    where
+        {{ backtest_run_filter('signals.run_id') }}
+        and signals.signal = 'buy'
+        and signals.decision_at < cast({{ step_at }} as timestamptz)
+        and signals.decision_at > cast({{ step_at }} as timestamptz) - interval '7 days'
 {%- endmacro %}

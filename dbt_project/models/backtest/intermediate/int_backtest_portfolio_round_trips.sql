@@ -27,7 +27,7 @@ bars as not materialized (
     where {{ backtest_run_filter('run_id') }}
 ),
 
-{#- The record the replay made: the orders as decided, with their decision's bar. #}
+{#- The orders the replay sent (approved, at least one share; its portfolio_orders), as decided, with their decision's bar. #}
 decisions as (
     select
         run_id,
@@ -48,7 +48,7 @@ decisions as (
         reference_price,
         target_weight
     from {{ ref('backtest_portfolio_decisions') }}
-    where {{ backtest_run_filter('run_id') }}
+    where {{ backtest_run_filter('run_id') }} and is_approved and qty > 0
 ),
 
 {#- The same fills the replay's book saw, now over the whole record. #}
@@ -72,7 +72,6 @@ numbered as (
         on
             fills.run_id = decisions.run_id
             and fills.client_order_id = decisions.client_order_id
-            and decisions.is_approved
 ),
 
 paired as (

@@ -21,9 +21,7 @@ evaluated as (
         cast(null as double precision) as strength,
         cast(null as numeric) as target_weight,
         cast(null as boolean) as in_position,
-        cast(null as numeric) as reference_price,
-        cast(null as timestamptz) as next_decision_at,
-        cast(null as timestamptz) as next_buy_decision_at
+        cast(null as numeric) as reference_price
     where false
     {%- else %}
     select
@@ -37,13 +35,7 @@ evaluated as (
         strength,
         target_weight,
         in_position,
-        reference_price,
-        lead(decision_at) over (
-            partition by symbol, timeframe order by decision_at, ts
-        ) as next_decision_at,
-        lead(decision_at) over (
-            partition by symbol, timeframe, signal = 'buy' order by decision_at, ts
-        ) as next_buy_decision_at
+        reference_price
     from {{ ref('int_' ~ run.strategy ~ '__signals') }}
     where trial = 1 and ts >= cast({{ sql_literal(run.start_at) }} as timestamptz)
     {%- endif %}
@@ -61,11 +53,7 @@ final as (
         cast(strength as double precision) as strength,
         cast(target_weight as numeric) as target_weight,
         cast(in_position as boolean) as in_position,
-        cast(reference_price as numeric) as reference_price,
-        tstzrange(decision_at, next_decision_at) as in_force,
-        case
-            when signal = 'buy' then tstzrange(decision_at, next_buy_decision_at)
-        end as buy_in_force
+        cast(reference_price as numeric) as reference_price
     from evaluated
 )
 
