@@ -9,9 +9,8 @@
     fills of every order so far (portfolio_fills: an order's are added when it is decided, and
     a sell removes the fills of the symbol's earlier bracket legs from its decision on) and, at
     each decision time, the fills known by then accumulated into positions (portfolio_book).
-    Each decision time reads only what its review looks at: the newest signal and buy of each
-    symbol and its buys of the last 7 days (backtest_portfolio_signals_read) and the latest
-    and peak marks.
+    Each decision time reads only what its review looks at: each symbol's newest signal and the
+    buys of the last 7 days (backtest_portfolio_signals_read), the latest and the peak mark.
 -#}
 {% macro backtest_portfolio_replay() -%}
     {%- set run_id = backtest_run_id() -%}
