@@ -23,6 +23,7 @@ import strategies.spec
 from config.database import Connection, make_engine
 from flows.cli import app
 from flows.dbt import DBT_PROJECT_DIR, run_dbt
+from flows.prefect_server import prefect_api
 from ingestion.migrate import scratch_database
 from simulator.server import running_simulator
 from strategies.spec import SPECS_DIR, dbt_vars, load_specs
@@ -108,23 +109,25 @@ def _run_cycles(server: Connection, setup: Setup, home: Path) -> Cycles:
         engine = make_engine(database)
         try:
             cycles = Cycles([], [], [], [], 0, [], [], [], [], {}, [])
-            for hour in range(CYCLES):
-                sim.simulator.set_time(NOW + timedelta(hours=hour))
-                result = CliRunner().invoke(app, ["run", "--force"], env=env)
-                assert result.exit_code == 0, result.output
-                cycles.live_decisions.append(
-                    _rows(
-                        engine,
-                        "select * from marts.risk_decisions where mode = 'live'"
-                        " order by client_order_id",
+            # One Prefect server for the cycles, as `trading serve` keeps one.
+            with prefect_api():
+                for hour in range(CYCLES):
+                    sim.simulator.set_time(NOW + timedelta(hours=hour))
+                    result = CliRunner().invoke(app, ["run", "--force"], env=env)
+                    assert result.exit_code == 0, result.output
+                    cycles.live_decisions.append(
+                        _rows(
+                            engine,
+                            "select * from marts.risk_decisions where mode = 'live'"
+                            " order by client_order_id",
+                        )
                     )
-                )
-                cycles.shadow_decisions.append(
-                    _rows(engine, "select * from marts.shadow_decisions order by as_of, symbol")
-                )
-                cycles.shadow_in_risk_decisions.append(
-                    _rows(engine, "select * from marts.risk_decisions where mode = 'shadow'")
-                )
+                    cycles.shadow_decisions.append(
+                        _rows(engine, "select * from marts.shadow_decisions order by as_of, symbol")
+                    )
+                    cycles.shadow_in_risk_decisions.append(
+                        _rows(engine, "select * from marts.risk_decisions where mode = 'shadow'")
+                    )
             orders = sim.simulator.broker.list_orders(status="all", limit=500, nested=True)
             cycles.sent = sorted(
                 (o.client_order_id, o.symbol, o.side, o.qty or Decimal(0)) for o in orders
