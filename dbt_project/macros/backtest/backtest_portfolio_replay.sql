@@ -212,11 +212,7 @@
             on portfolio_orders.as_of < decision_time.as_of
     ),
 
-    {#- Accumulated: the fills' columns with the position after each (shadow_positions_accumulated). #}
-    known_fills as (
-        select * from pg_temp.portfolio_book
-    ),
-
+    {#- The fills known by then, accumulated: their columns with the position after each (shadow_positions_accumulated). #}
     paper_fills as (
         select * from pg_temp.portfolio_book
     ),
@@ -240,7 +236,7 @@
 
     cash as (
         select coalesce(sum(-signed_qty * price - fees), 0) as cash_change
-        from known_fills
+        from paper_fills
     ),
 
     marked as (
@@ -364,7 +360,7 @@
         where
             earlier_orders.is_approved
             and earlier_orders.qty > 0
-            and earlier_orders.decision_id not in (select known_fills.order_id from known_fills)
+            and earlier_orders.decision_id not in (select paper_fills.order_id from paper_fills)
         union all
         select
             decision_time.as_of,
@@ -372,7 +368,7 @@
             entries.symbol,
             true,
             entries.client_order_id
-        from known_fills as entries
+        from paper_fills as entries
         cross join decision_time
         left join last_sells
             on entries.strategy = last_sells.strategy and entries.symbol = last_sells.symbol
@@ -380,7 +376,7 @@
             entries.order_class = 'bracket'
             and entries.client_order_id not in (
                 select legs.client_order_id
-                from known_fills as legs
+                from paper_fills as legs
                 where legs.is_bracket_exit
             )
             and coalesce(last_sells.sold_at <= entries.decision_at, true)
